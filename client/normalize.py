@@ -1,0 +1,309 @@
+"""Turn the game's answers into one normalized `ClientState` document.
+
+The client streams this document to the server as a snapshot and then as RFC 7386 merge patches
+(`schema.mergepatch`). Two rules follow from that and shape everything below:
+
+- **Collections are keyed, never listed.** A merge patch replaces a list wholesale, so a car that
+  moves from P3 to P2 would resend the whole field. Every collection the game gives as a list is
+  turned into an object keyed by a stable id: cars by car key, chat lines by timestamp, pit
+  stops and usage rows by lap. Lists stay only where the game's list is one value (`sectorFlag`,
+  `compoundNames`, usage `tyres`, role lists) or is static (the track map, sent once).
+- **No `None` anywhere.** `null` in a merge patch means "delete", so every `null` the game sends
+  (a key whose value is null, a null list item) is dropped, as are non-finite floats.
+  `schema.mergepatch.assert_patchable` passes on every result.
+
+`raw` maps an endpoint key (the constants below) to its parsed JSON answer, or to `None` when the
+endpoint did not answer (error, timeout, empty body, literal `null`). A key that is absent means
+"not asked this time" (the server's plan can switch endpoints off). Which previous answer to
+reuse when an endpoint fails for a moment is the caller's decision: this function is pure and
+sees only what it is given. Everything the game sends is kept verbatim (the game's own field
+names, types and values) except for the re-keying described here.
+
+The document (each top-level key is present only when there is something to put in it):
+
+- `game`: what the game is doing, from GetGameState, `/navigation/state` and the join state:
+    - `running` (always): any REST endpoint answered;
+    - `screen`: `/navigation/state` `settingMode`, e.g. `"SETTING_DRIVING"`;
+    - `replay`: `settingMode == "SETTING_REPLAY_PLAYBACK"` or GetGameState `isReplayActive`
+      (a replay looks like a live race everywhere else);
+    - `join_state`: the join state string, e.g. `"JOIN_JOINED_SERVER"`;
+    - `online`: the teams endpoint answered an object (present when teams was asked);
+    - `in_session`: sessionInfo answered an object (present when sessionInfo was asked);
+    - from GetGameState: `multi_stint_state` (MultiStintState), `game_phase` (gamePhase,
+      GPHASE_*), `team_vehicle_state`, `in_control` (inControlOfVehicle), `in_monitor`,
+      `player_vehicle_loaded`, `race_finished`, `pit_state` (PitState), `pit_entry_dist`,
+      `exit_garage_state`, `time_of_day`, `weather` (closeestWeatherNode, verbatim).
+- `session`: the sessionInfo object verbatim (the game's field names), plus `ws`: the latest
+  websocket SessionInfo body verbatim (its `gamePhase` is a string there).
+- `cars`: `{car_key: {...standings row verbatim..., "ws": {...LiveStandings row...}}}` with
+  `car_key = f"{slotID}-{vehicleFilename}"` (`client.carkey`); the websocket row is matched by
+  its `slotID` and `vehFilename`. Ordered by slot.
+- `teams`: the `/rest/multiplayer/teams` object verbatim (its maps are already keyed:
+  `drivers` by name, `teams` by `utid<N>`); absent offline (the game answers `null`).
+- `chat`: `{f"{timestamp}-{i}": {"message", "timestamp"}}`; `i` counts the different texts that
+  share one timestamp (0 almost always). An identical line (same timestamp, same text) collapses
+  into one. New lines only add keys; `timestamp` stays an exact int (> 2**53).
+- `strategy`: `{team_key: {"name": team, "stops": {lap_key: entry}}}` from the game's list of
+  `[team, [entry...]]` pairs. Team names are not unique (11 of 43 duplicated in a real sample),
+  so `team_key` is the name, and the 2nd, 3rd... team of the same name gets `"<name>#2"`,
+  `"<name>#3"` in the game's list order. Only the relative order of same-named teams has to be
+  stable for keys to stay put (a position index `i:name` would move every key behind a team
+  that joins or leaves). `lap_key` is `str(lap)`, likewise `"<lap>#2"` for a second entry of one
+  lap.
+- `usage`: `{driver: {lap_key: entry}}` from `/rest/strategy/usage` (drivers with `null` are
+  left out).
+- `trackmap`: the `/rest/watch/trackmap` points list verbatim.
+
+`/rest/watch/standings/history` is not part of the state: it travels once in a `backfill`
+message (`schema.wire`). Unknown keys of `raw` are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from client.carkey import standing_key, ws_standing_key
+
+log = logging.getLogger(__name__)
+
+SESSION_INFO = "/rest/watch/sessionInfo"
+STANDINGS = "/rest/watch/standings"
+GAME_STATE = "/rest/sessions/GetGameState"
+TEAMS = "/rest/multiplayer/teams"
+JOIN_STATE = "/rest/multiplayer/join/state"
+CHAT = "/rest/chat/"
+STRATEGY = "/rest/strategy/overall"
+USAGE = "/rest/strategy/usage"
+TRACKMAP = "/rest/watch/trackmap"
+NAVIGATION = "/navigation/state"
+WS_STANDINGS = "ws:LiveStandings"
+WS_SESSION = "ws:SessionInfo"
+
+REST_ENDPOINTS = (
+    SESSION_INFO,
+    STANDINGS,
+    GAME_STATE,
+    TEAMS,
+    JOIN_STATE,
+    CHAT,
+    STRATEGY,
+    USAGE,
+    TRACKMAP,
+    NAVIGATION,
+)
+WS_TOPICS = (WS_STANDINGS, WS_SESSION)
+ENDPOINTS = REST_ENDPOINTS + WS_TOPICS
+
+REPLAY_SCREEN = "SETTING_REPLAY_PLAYBACK"
+
+# GetGameState field -> `game` key (values copied when not null).
+_GAME_STATE_FIELDS = {
+    "MultiStintState": "multi_stint_state",
+    "gamePhase": "game_phase",
+    "teamVehicleState": "team_vehicle_state",
+    "inControlOfVehicle": "in_control",
+    "inMonitor": "in_monitor",
+    "playerVehicleLoaded": "player_vehicle_loaded",
+    "raceFinished": "race_finished",
+    "PitState": "pit_state",
+    "PitEntryDist": "pit_entry_dist",
+    "exitGarageState": "exit_garage_state",
+    "timeOfDay": "time_of_day",
+    "closeestWeatherNode": "weather",  # sic: the game's spelling
+}
+
+Raw = Mapping[str, object]
+
+
+def normalize(raw: Raw) -> dict[str, Any]:
+    """The ClientState document for one set of game answers (see the module docstring)."""
+    state: dict[str, Any] = {"game": _game(raw)}
+    sections: list[tuple[str, Any]] = [
+        ("session", _session(raw.get(SESSION_INFO), _ws_body(raw.get(WS_SESSION)))),
+        ("cars", _cars(raw.get(STANDINGS), _ws_body(raw.get(WS_STANDINGS)))),
+        ("teams", _clean(raw.get(TEAMS)) if type(raw.get(TEAMS)) is dict else None),
+        ("chat", _chat(raw.get(CHAT))),
+        ("strategy", _strategy(raw.get(STRATEGY))),
+        ("usage", _usage(raw.get(USAGE))),
+        ("trackmap", _clean(raw.get(TRACKMAP)) if type(raw.get(TRACKMAP)) is list else None),
+    ]
+    for name, value in sections:
+        if value:
+            state[name] = value
+    return state
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def _game(raw: Raw) -> dict[str, Any]:
+    game: dict[str, Any] = {
+        "running": any(raw.get(endpoint) is not None for endpoint in REST_ENDPOINTS)
+    }
+    nav = raw.get(NAVIGATION)
+    screen = nav.get("settingMode") if type(nav) is dict else None
+    if type(screen) is str:
+        game["screen"] = screen
+    state = raw.get(GAME_STATE)
+    state = state if type(state) is dict else None
+    if screen is not None or state is not None:
+        game["replay"] = screen == REPLAY_SCREEN or (
+            state is not None and state.get("isReplayActive") is True
+        )
+    join = raw.get(JOIN_STATE)
+    if type(join) is str:
+        game["join_state"] = join
+    if TEAMS in raw:
+        game["online"] = type(raw[TEAMS]) is dict
+    if SESSION_INFO in raw:
+        game["in_session"] = type(raw[SESSION_INFO]) is dict
+    if state is not None:
+        for field, key in _GAME_STATE_FIELDS.items():
+            value = _clean(state.get(field))
+            if value is not None:
+                game[key] = value
+    return game
+
+
+def _session(info: object, ws_info: object) -> dict[str, Any] | None:
+    session = _clean(info) if type(info) is dict else {}
+    if type(ws_info) is dict:
+        session["ws"] = _clean(ws_info)
+    return session or None
+
+
+def _cars(standings: object, ws_rows: object) -> dict[str, Any] | None:
+    cars: dict[str, dict[str, Any]] = {}
+    slots: dict[str, int] = {}
+    for row in _rows(standings):
+        key = standing_key(row)
+        if key is None:
+            log.debug("standings row without slotID/vehicleFilename skipped")
+            continue
+        if key in cars:
+            log.warning("car %s listed twice in the standings; keeping the last row", key)
+        cars[key] = _clean(row)
+        slots[key] = row["slotID"]
+    for row in _rows(ws_rows):
+        key = ws_standing_key(row)
+        if key is None:
+            log.debug("LiveStandings row without slotID/vehFilename skipped")
+            continue
+        cars.setdefault(key, {})["ws"] = _clean(row)
+        slots.setdefault(key, row["slotID"])
+    if not cars:
+        return None
+    return {key: cars[key] for key in sorted(cars, key=lambda k: (slots[k], k))}
+
+
+def _chat(lines: object) -> dict[str, Any] | None:
+    chat: dict[str, Any] = {}
+    texts: dict[int, list[str]] = {}
+    for line in _rows(lines):
+        stamp, message = line.get("timestamp"), line.get("message")
+        if type(stamp) is not int or type(message) is not str:
+            log.debug("chat line without int timestamp and str message skipped")
+            continue
+        seen = texts.setdefault(stamp, [])
+        if message in seen:
+            continue
+        chat[f"{stamp}-{len(seen)}"] = {"message": message, "timestamp": stamp}
+        seen.append(message)
+    return chat or None
+
+
+def _strategy(teams: object) -> dict[str, Any] | None:
+    if type(teams) is not list:
+        return None
+    strategy: dict[str, Any] = {}
+    for item in teams:
+        pair = _strategy_pair(item)
+        if pair is None:
+            log.debug("strategy item that is not a [team, [entries]] pair skipped")
+            continue
+        name, entries = pair
+        strategy[_unique(name, strategy)] = {"name": name, "stops": _by_lap(entries)}
+    return strategy or None
+
+
+def _strategy_pair(item: object) -> tuple[str, list] | None:
+    """The game's `[team, [entry...]]` tuple (or the `{name, strategy}` object form)."""
+    if type(item) is list and len(item) == 2:
+        name, entries = item
+    elif type(item) is dict:
+        name, entries = item.get("name"), item.get("strategy")
+    else:
+        return None
+    if type(name) is not str:
+        return None
+    return name, entries if type(entries) is list else []
+
+
+def _usage(usage: object) -> dict[str, Any] | None:
+    if type(usage) is not dict:
+        return None
+    by_driver = {
+        driver: _by_lap(rows) for driver, rows in usage.items() if type(rows) is list and rows
+    }
+    return by_driver or None
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _ws_body(message: object) -> object:
+    """A websocket topic's body; accepts the whole `{"messageType", "topic", "body"}` frame too."""
+    if type(message) is dict and "messageType" in message and "body" in message:
+        return message["body"]
+    return message
+
+
+def _rows(value: object) -> Iterable[dict]:
+    if type(value) is not list:
+        return ()
+    return (row for row in value if type(row) is dict)
+
+
+def _by_lap(entries: object) -> dict[str, Any]:
+    return _keyed(_rows(entries), lambda entry: entry.get("lap"))
+
+
+def _keyed(entries: Iterable[dict], field: Callable[[dict], object]) -> dict[str, Any]:
+    """Entries keyed by `str(field)`, repeats suffixed `#2`, `#3`... in list order."""
+    keyed: dict[str, Any] = {}
+    for entry in entries:
+        value = field(entry)
+        if type(value) is not int:
+            log.debug("entry without an int key skipped")
+            continue
+        keyed[_unique(str(value), keyed)] = _clean(entry)
+    return keyed
+
+
+def _unique(base: str, taken: Mapping[str, object]) -> str:
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}#{n}" in taken:
+        n += 1
+    return f"{base}#{n}"
+
+
+def _clean(value: Any) -> Any:
+    """`value` without nulls (dropped from objects and lists) and non-finite floats; a copy."""
+    kind = type(value)
+    if kind is dict:
+        cleaned = {}
+        for key, item in value.items():
+            item = _clean(item)
+            if item is not None:
+                cleaned[key] = item
+        return cleaned
+    if kind is list:
+        return [item for item in map(_clean, value) if item is not None]
+    if kind is float and not math.isfinite(value):
+        return None
+    return value
