@@ -73,9 +73,9 @@ def standing(scene: Scene, car: CarLive) -> dict:
         "lapsBehindLeader": int(car.laps_behind_leader),
         "lapsBehindNext": int(car.laps_behind_next),
         "lapsCompleted": int(car.laps_completed),
-        "lastLapTime": f(car.last_lap_time),
-        "lastSectorTime1": f(car.last_s1),
-        "lastSectorTime2": f(car.last_s2),
+        "lastLapTime": _before_first_lap(car, car.last_lap_time),
+        "lastSectorTime1": _before_first_lap(car, car.last_s1),
+        "lastSectorTime2": _before_first_lap(car, car.last_s2),
         "pathLateral": 0.0,
         "penalties": int(car.penalties),
         "pitGroup": entry.pit_group,
@@ -160,9 +160,9 @@ def ws_standing(scene: Scene, car: CarLive) -> dict:
         "lapDist": f(car.lap_distance),
         "lapsBehindLeader": int(car.laps_behind_leader),
         "lapsBehindNext": int(car.laps_behind_next),
-        "lastLapTime": f(car.last_lap_time),
-        "lastLapTimeS1": f(car.last_s1),
-        "lastLapTimeS2": f(car.last_s2),
+        "lastLapTime": _before_first_lap(car, car.last_lap_time),
+        "lastLapTimeS1": _before_first_lap(car, car.last_s1),
+        "lastLapTimeS2": _before_first_lap(car, car.last_s2),
         "localVelX": 0.0,
         "localVelY": 0.0,
         "localVelZ": f(-car.speed),
@@ -290,3 +290,8 @@ def standings_history(scene: Scene) -> object:
         )
         doc[str(car.slot_id)] = laps
     return doc
+
+
+def _before_first_lap(car: CarLive, value: float) -> float:
+    """The game shows 0 (not -1) as the last lap and its splits until a car completes a lap."""
+    return 0.0 if car.laps_completed == 0 else f(value)

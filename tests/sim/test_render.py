@@ -77,9 +77,14 @@ def test_standings_player_quirk_and_cumulative_splits(kit, race):
 def test_no_time_is_minus_one(kit, race):
     rows = render("/rest/watch/standings", scene_at(kit, race, 10.0))
     for row in rows:
-        assert row["lastLapTime"] == -1.0 and row["bestLapTime"] == -1.0
-        assert row["lastSectorTime1"] == -1.0 and row["currentSectorTime2"] == -1.0
+        # the captures: before a car's first lap its last lap and splits read 0, bests -1
+        assert row["lapsCompleted"] == 0
+        assert row["lastLapTime"] == 0.0 and row["bestLapTime"] == -1.0
+        assert row["lastSectorTime1"] == 0.0 and row["lastSectorTime2"] == 0.0
+        assert row["currentSectorTime2"] == -1.0 and row["bestLapSectorTime1"] == -1.0
         assert row["gamePhase"] == "FORMATION"
+    for row in render_topic("LiveStandings", scene_at(kit, race, 10.0))["body"]:
+        assert row["lastLapTime"] == 0.0 and row["lastLapTimeS1"] == 0.0
     # lap 2 of every car is a valid lap with a missing S2: the cumulative split is -1 too
     later = {r["slotID"]: r for r in render("/rest/watch/standings", scene_at(kit, race, 250.0))}
     assert later[1]["lastSectorTime2"] == -1.0 and later[1]["lastSectorTime1"] > 0
