@@ -108,9 +108,8 @@ def _classes(raw: str | None) -> list[str] | None:
 
 
 def synthetic_weekend(args):
-    from sim.synthetic import generate_session, generate_weekend
-
     from sim.script import Weekend
+    from sim.synthetic import generate_session, generate_weekend
 
     common = {
         "seed": args.seed,
