@@ -18,6 +18,7 @@ from sim.snapshot import CarLive
 
 CONTIGUOUS = 0.5  # s: a gap between two laps longer than this means the car was off track
 PENALTY_KINDS = ("DT", "SG", "TIME")
+PIT_LANE_SPEED = 60 / 3.6  # m/s, the pit-lane speed limit
 GRID_SPACING = 8.0  # m between grid slots
 COOLDOWN_PACE = 0.5  # fraction of racing speed on the lap after the flag
 
@@ -356,7 +357,22 @@ class CarIndex:
             dist = (et - last.end_et) * speed
             if dist < self.session.track.pit_entry * self.length:
                 return dist, speed, False
+        state, pitting, visit = self.pit_state(et)
+        if pitting and visit is not None and visit.entry_et is not None:
+            # In the pit lane between two laps (e.g. on its way to the garage): not in the stall.
+            return self._pit_lane(visit, et, state)
         return self._box_distance(), 0.0, True
+
+    def _pit_lane(self, visit: PitVisit, et: float, state: str) -> tuple[float, float, bool]:
+        """Driving down the pit lane at the speed limit from the entry towards the box."""
+        track = self.session.track
+        if state == "STOPPED":
+            return self._box_distance(), 0.0, False
+        entry = track.pit_entry * self.length
+        box = track.pit_box * self.length
+        box = box if box >= entry else box + self.length
+        driven = min(box, entry + (et - (visit.entry_et or et)) * PIT_LANE_SPEED)
+        return driven % self.length, PIT_LANE_SPEED, False
 
 
 def _reported(lap: Lap) -> tuple[float, float, float]:

@@ -81,6 +81,12 @@ def _visit(
         v.garage_in_et = min(0.0, v.garage_out_et)
     if v.garage_in_et is not None and v.garage_out_et is not None:
         v.garage_out_et = max(v.garage_out_et, v.garage_in_et)
+    kept_lapping = bool(starts) and v.garage_in_et is not None and starts[-1] > v.garage_in_et
+    if kept_lapping and v.garage_out_et is None:
+        # Recorded "into the garage" but the car kept lapping and no garage exit was ever seen
+        # (the older tracker glitched around ET 6788 in the Algarve race): the stay cannot have
+        # lasted, so it ends where it began instead of parking the car for good.
+        v.garage_out_et = v.garage_in_et
     lane = [t for t in (row.entry, row.stop, row.release, row.exit) if t is not None]
     if lane:
         entry, stop, release, exit_ = row.entry, row.stop, row.release, row.exit

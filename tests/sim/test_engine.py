@@ -500,3 +500,23 @@ def test_a_car_that_never_laps_reports_finite_values():
         assert car is not None and car.in_garage
         values = (car.lap_start_et, car.time_into_lap, car.lap_distance, car.speed, car.x, car.z)
         assert all(math.isfinite(v) for v in values), values
+
+
+def test_between_laps_a_car_drives_down_the_pit_lane_before_its_garage():
+    """Entered the pit lane after its last lap and heading for the garage: pitting, not parked."""
+    script = simple_race(cars=2, laps=4)
+    car = script.cars[1]
+    car.laps = car.laps[:2]
+    car.finish_status, car.finish_et = "FSTAT_NONE", None  # mid-race, not a cool-down lap
+    end = car.laps[-1].end_et
+    car.pits = [PitVisit(lap=3, entry_et=end + 5.0, garage_in_et=end + 40.0)]
+    car.reindex()
+    invalidate(script)
+    before = evaluate(script, end + 2.0).car(1)
+    lane = evaluate(script, end + 10.0).car(1)
+    later = evaluate(script, end + 12.0).car(1)
+    parked = evaluate(script, end + 50.0).car(1)
+    assert lane.pit_state == "ENTERING" and lane.pitting and not lane.in_garage
+    assert lane.speed > 0 and later.lap_distance != lane.lap_distance
+    assert parked.in_garage and parked.speed == 0.0
+    assert before.laps_completed == lane.laps_completed == parked.laps_completed == 2
