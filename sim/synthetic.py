@@ -219,4 +219,8 @@ def generate_weekend(
         if name == "QUALIFY1":
             grid = qualifying_order(script)
         sessions.append(script)
+    for later in sessions[1:]:  # one game server hosts the whole weekend
+        later.server_name = sessions[0].server_name
+        later.server_port = sessions[0].server_port
+        later.max_players = sessions[0].max_players
     return Weekend(sessions=sessions)

@@ -403,3 +403,9 @@ def test_boxes_past_the_line_stop_in_the_out_lap() -> None:
                 assert (visit.stop_et > in_lap.end_et) == after_line
                 seen[after_line] += 1
     assert seen[True] and seen[False]
+
+
+def test_weekend_is_hosted_by_one_game_server(weekend) -> None:
+    """Practice, qualifying and race run on one server: trackers link them by server and track."""
+    servers = {(s.server_name, s.server_port, s.max_players) for s in weekend.sessions}
+    assert len(servers) == 1
