@@ -1,0 +1,125 @@
+"""The server's Starlette application, assembled in one place from explicit routes.
+
+    /ws/client     the clients' websocket (server.ingest)
+    /status.json   server id, uptime and the connected clients
+    /              the same as an HTML page (web/templates/status.html)
+    /healthz       "ok" while the process serves
+
+The lifespan opens and migrates the database and settles the server id before the first
+connection; configuration and the session feed are passed in, never imported from globals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from importlib import resources
+
+import jinja2
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+
+from server import db
+from server.config import ServerConfig
+from server.feed import LatestStates, PlanPublisher, SessionFeed
+from server.ingest import Ingest, client_endpoint
+
+log = logging.getLogger(__name__)
+
+STREAM_RETENTION = 7 * 24 * 3600.0  # forget a client run's stream seqs after a week
+
+
+def _templates() -> jinja2.Environment:
+    folder = resources.files("web").joinpath("templates")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=True,  # every text is escaped: names come from the clients
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _clock(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlette:
+    """The application; `feed` defaults to `LatestStates` (latest state per client)."""
+    feed = feed if feed is not None else LatestStates()
+    ingest = Ingest(config, feed)
+    if isinstance(feed, PlanPublisher):
+        feed.bind(ingest.send_plan)
+    templates = _templates()
+    templates.filters["clock"] = _clock
+    started = time.time()
+
+    def status() -> dict:
+        return {
+            "server": "LMU Session Tracker",
+            "server_id": ingest.server_id,
+            "started_at": started,
+            "uptime": round(time.time() - started, 1),
+            "clients": ingest.clients(),
+        }
+
+    async def status_json(request: Request) -> JSONResponse:
+        return JSONResponse(status())
+
+    async def status_page(request: Request) -> HTMLResponse:
+        html = templates.get_template("status.html").render(status=status())
+        return HTMLResponse(html)
+
+    async def healthz(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        conn = await db.open_db(config.database)
+        try:
+            await db.migrate(conn)
+            ingest.server_id = config.server_id or await db.server_id(conn)
+            await db.forget_streams_before(conn, time.time() - STREAM_RETENTION)
+            ingest.conn = conn
+            log.info("database %s ready; server id %s", config.database, ingest.server_id)
+            yield
+        finally:
+            ingest.conn = None
+            await conn.close()
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/ws/client", client_endpoint),
+            Route("/status.json", status_json),
+            Route("/", status_page),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.ingest = ingest
+    app.state.config = config
+    return app
+
+
+def uvicorn_config(config: ServerConfig, app: Starlette, **extra: object) -> uvicorn.Config:
+    """How uvicorn runs the app: websocket pings both ways, and frames a bit larger than the
+    message limit still reach ingest (which answers `too_large` instead of dropping the line)."""
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        ws="websockets-sansio",
+        ws_max_size=4 * config.max_message_bytes,
+        ws_ping_interval=10.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        **extra,
+    )
