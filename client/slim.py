@@ -1,0 +1,167 @@
+"""Slim a normalized state before it is sent: no per-tick noise, no float jitter (pure).
+
+Every tick the game reports values that change although nothing happened that the server could
+not work out itself, and floats whose last digits wobble. Either would put every car into every
+patch. The rules below remove that; the server must know them to reconstruct what it needs.
+
+Dropped (`DROPPED_CAR_FIELDS`, `DROPPED_WS_FIELDS`):
+- `cars.*.timeIntoLap`: equals `session.currentEventTime - cars.*.lapStartET` (the server
+  recomputes it from the tick's ET).
+- `cars.*.carAcceleration`, `cars.*.pathLateral`, `cars.*.trackEdge`: physics noise nothing uses.
+- `cars.*.ws.posX/posY/posZ`, `ws.lapDist`, `ws.localVelX/Y/Z`, `ws.timeIntoLap`: the websocket
+  copies of REST fields (`carPosition`, `lapDistance`, `carVelocity`, `timeIntoLap`).
+
+Rounded (`ROUNDING`: field -> decimals, per section; only floats are touched, ints stay ints):
+- positions and velocities to 0.1 m and 0.1 m/s (`carPosition`, `carVelocity`, `windSpeed`);
+- distances to 0.1 m (`lapDistance`, `pitLapDistance`, `pit_entry_dist`);
+- times to 1 ms (lap, sector and gap times, ETs, time of day, time remaining);
+- fractions to 4 decimals (fuel, virtual energy, wetness, race completion), the websocket's
+  virtual energy percent to 2; temperatures to 0.01 degC.
+- Sentinels stay exact: `-1` and `0` are never produced by rounding a value that was not
+  already `-1` or `0` (e.g. a fuel fraction of 0.00003 is kept as is), and `-0.0` becomes `0.0`.
+
+Everything else passes through unchanged; the result never holds None (`assert_patchable`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+DROPPED_CAR_FIELDS = frozenset({"timeIntoLap", "carAcceleration", "pathLateral", "trackEdge"})
+DROPPED_WS_FIELDS = frozenset(
+    {"posX", "posY", "posZ", "lapDist", "localVelX", "localVelY", "localVelZ", "timeIntoLap"}
+)
+
+METRES = 1  # decimals: 0.1 m, 0.1 m/s
+MS = 3  # 1 ms
+FRACTION = 4
+
+_CAR_TIMES = (
+    "bestLapSectorTime1",
+    "bestLapSectorTime2",
+    "bestLapTime",
+    "bestSectorTime1",
+    "bestSectorTime2",
+    "currentSectorTime1",
+    "currentSectorTime2",
+    "estimatedLapTime",
+    "lapStartET",
+    "lastLapTime",
+    "lastSectorTime1",
+    "lastSectorTime2",
+    "timeBehindClassLeader",
+    "timeBehindLeader",
+    "timeBehindNext",
+)
+_WS_TIMES = (
+    "bestIndividualTimeSector1",
+    "bestIndividualTimeSector2",
+    "bestLapTime",
+    "bestLapTimeS1",
+    "bestLapTimeS2",
+    "currentLapTimeS1",
+    "currentLapTimeS2",
+    "lastLapTime",
+    "lastLapTimeS1",
+    "lastLapTimeS2",
+    "timeBehindLeader",
+    "timeBehindNext",
+    "totalRaceTime",
+)
+_SESSION_TIMES = (
+    "currentEventTime",
+    "endEventTime",
+    "maxTime",
+    "startEventTime",
+    "timeRemainingInGamePhase",
+)
+
+#: Section -> {field: decimals}; a nested object's fields are all rounded to its decimals.
+ROUNDING: Mapping[str, Mapping[str, int]] = {
+    "car": {
+        **dict.fromkeys(_CAR_TIMES, MS),
+        "carPosition": METRES,
+        "carVelocity": METRES,
+        "lapDistance": METRES,
+        "pitLapDistance": METRES,
+        "fuelFraction": FRACTION,
+        "veFraction": FRACTION,
+    },
+    "ws": {
+        **dict.fromkeys(_WS_TIMES, MS),
+        "calculatedRaceLaps": FRACTION,
+        "virtualEnergy": 2,
+    },
+    "session": {
+        **dict.fromkeys(_SESSION_TIMES, MS),
+        "ambientTemp": 2,
+        "trackTemp": 2,
+        "averagePathWetness": FRACTION,
+        "minPathWetness": FRACTION,
+        "maxPathWetness": FRACTION,
+        "darkCloud": FRACTION,
+        "raining": FRACTION,
+        "raceCompletion": FRACTION,
+        "windSpeed": METRES,
+    },
+    "game": {"time_of_day": MS, "pit_entry_dist": METRES},
+}
+
+_CAR = ROUNDING["car"]
+_WS = ROUNDING["ws"]
+
+
+def round_value(value: Any, decimals: int) -> Any:
+    """`value` rounded if it is a float (recursively inside objects); sentinels stay exact."""
+    kind = type(value)
+    if kind is float:
+        rounded = round(value, decimals)
+        if (rounded == 0.0 or rounded == -1.0) and value != rounded:
+            return value  # never round a real value onto a sentinel
+        return rounded + 0.0  # -0.0 -> 0.0
+    if kind is dict:
+        return {k: round_value(v, decimals) for k, v in value.items()}
+    return value
+
+
+def _round_fields(row: Mapping[str, Any], rules: Mapping[str, int], drop: frozenset) -> dict:
+    out = {}
+    for key, value in row.items():
+        if key in drop:
+            continue
+        decimals = rules.get(key)
+        out[key] = value if decimals is None else round_value(value, decimals)
+    return out
+
+
+def slim_car(car: Mapping[str, Any]) -> dict[str, Any]:
+    out = _round_fields(car, _CAR, DROPPED_CAR_FIELDS)
+    ws = out.get("ws")
+    if type(ws) is dict:
+        out["ws"] = _round_fields(ws, _WS, DROPPED_WS_FIELDS)
+    return out
+
+
+def slim(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A slimmed copy of a normalized state (see the module docstring for every rule)."""
+    out = dict(state)
+    cars = state.get("cars")
+    if type(cars) is dict:
+        out["cars"] = {key: slim_car(car) for key, car in cars.items()}
+    session = state.get("session")
+    if type(session) is dict:
+        slimmed = _round_fields(session, ROUNDING["session"], frozenset())
+        ws = session.get("ws")
+        if type(ws) is dict:
+            slimmed["ws"] = _round_fields(ws, ROUNDING["session"], frozenset())
+        out["session"] = slimmed
+    game = state.get("game")
+    if type(game) is dict:
+        out["game"] = _round_fields(game, ROUNDING["game"], frozenset())
+    return out
+
+
+def time_into_lap(et: float, lap_start_et: float) -> float:
+    """What the server computes for a dropped `timeIntoLap` (rounded like the other times)."""
+    return round(max(0.0, et - lap_start_et), MS)

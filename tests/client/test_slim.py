@@ -1,0 +1,123 @@
+"""slim(): a state changes only as documented (dropped noise, rounding), and stays patchable."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from client import slim as s
+from client.normalize import ENDPOINTS, WS_TOPICS, normalize
+from schema.mergepatch import assert_patchable, diff
+from sim.engine import evaluate
+from sim.render import EMPTY, REST, Scene, render, render_topic
+from sim.script import Weekend
+from sim.synthetic import generate_session
+from sim.viewpoint import ViewMode, Viewpoint
+
+
+def game_raw(et: float, seed: int = 11) -> dict:
+    """Every endpoint the client reads, rendered by the simulator at `et` (no network)."""
+    script = generate_session(seed=seed, cars=30, duration=3600)
+    view = Viewpoint(index=0, player_slot=script.cars[0].entry.slot_id)
+    scene = Scene(ViewMode.MONITOR, view, evaluate(script, et), script, Weekend([script]))
+    raw: dict = {}
+    for endpoint in ENDPOINTS:
+        if endpoint in REST:
+            body = render(endpoint, scene)
+            raw[endpoint] = None if body is EMPTY else body
+    for endpoint in WS_TOPICS:
+        raw[endpoint] = render_topic(endpoint.removeprefix("ws:"), scene)
+    return raw
+
+
+def rules_for(path: tuple[str, ...]) -> tuple[bool, int | None]:
+    """(dropped, decimals) the documented rules give for a field path of the state."""
+    section = path[0]
+    if section == "cars":
+        if len(path) >= 4 and path[2] == "ws":
+            return path[3] in s.DROPPED_WS_FIELDS, s.ROUNDING["ws"].get(path[3])
+        return path[2] in s.DROPPED_CAR_FIELDS, s.ROUNDING["car"].get(path[2])
+    if section == "session":
+        field = path[2] if len(path) > 2 and path[1] == "ws" else path[1]
+        return False, s.ROUNDING["session"].get(field)
+    if section == "game":
+        return False, s.ROUNDING["game"].get(path[1])
+    return False, None
+
+
+def compare(before, after, path=()) -> list[str]:
+    """Check every difference against the rules; return the dropped paths."""
+    dropped = []
+    if type(before) is dict:
+        assert type(after) is dict, path
+        for key, value in before.items():
+            sub = (*path, key)
+            if key not in after:
+                is_dropped, _ = rules_for(sub)
+                assert is_dropped, f"{'/'.join(sub)} vanished without a rule"
+                dropped.append("/".join(sub))
+                continue
+            dropped += compare(value, after[key], sub)
+        assert set(after) <= set(before), path
+        return dropped
+    if type(before) is list:
+        assert before == after, path
+        return dropped
+    if before == after and type(before) is type(after):
+        return dropped
+    _, decimals = rules_for(path if len(path) < 4 or path[2] == "ws" else path[:3])
+    assert decimals is not None, f"{'/'.join(path)} changed without a rule: {before} -> {after}"
+    assert type(before) is float and type(after) is float, path
+    assert abs(before - after) <= 0.5 * 10**-decimals + 1e-12, path
+    assert after not in (-1.0, 0.0), f"{'/'.join(path)} rounded onto a sentinel"
+    return dropped
+
+
+def test_round_trip_changes_only_what_the_rules_say():
+    state = normalize(game_raw(1500.0))
+    slimmed = s.slim(state)
+    assert_patchable(slimmed)
+    dropped = compare(state, slimmed)
+    car_key = next(iter(state["cars"]))
+    assert f"cars/{car_key}/timeIntoLap" in dropped
+    assert f"cars/{car_key}/ws/posX" in dropped
+    assert f"cars/{car_key}/carAcceleration" in dropped
+    # Everything the rules do not mention is untouched.
+    assert slimmed["teams"] is state["teams"] and slimmed["chat"] == state["chat"]
+    # The dropped time into lap is what the documented formula gives back.
+    et = state["session"]["currentEventTime"]
+    for key, car in state["cars"].items():
+        lap_start = slimmed["cars"][key]["lapStartET"]
+        assert s.time_into_lap(et, lap_start) == pytest.approx(car["timeIntoLap"], abs=0.002)
+
+
+def test_rounding_values_and_sentinels():
+    assert s.round_value(12.34567, 1) == 12.3
+    assert s.round_value(-1.0, 3) == -1.0 and s.round_value(0.0, 3) == 0.0
+    assert s.round_value(-0.99996, 4) == -0.99996  # never rounded onto the -1 sentinel
+    assert s.round_value(0.00003, 4) == 0.00003  # nor onto 0
+    assert math.copysign(1.0, s.round_value(-0.0, 1)) == 1.0
+    assert s.round_value(7, 1) == 7 and type(s.round_value(7, 1)) is int
+    assert s.round_value({"x": 1.26, "type": -1}, 1) == {"x": 1.3, "type": -1}
+
+
+def test_jitter_makes_no_patch_but_real_changes_do():
+    state = normalize(game_raw(1500.0))
+    key = next(iter(state["cars"]))
+    car = state["cars"][key]
+    wobble = dict(car, carPosition={**car["carPosition"], "x": car["carPosition"]["x"] + 1e-6})
+    wobble["timeIntoLap"] = car["timeIntoLap"] + 0.5
+    jittered = {**state, "cars": {**state["cars"], key: wobble}}
+    assert diff(s.slim(state), s.slim(jittered)) is None
+    moved = {**state, "cars": {**state["cars"], key: dict(car, lapsCompleted=999)}}
+    assert diff(s.slim(state), s.slim(moved)) == {"cars": {key: {"lapsCompleted": 999}}}
+
+
+def test_one_second_of_racing_sends_less():
+    import orjson
+
+    before, after = normalize(game_raw(1500.0)), normalize(game_raw(1501.0))
+    raw_patch = orjson.dumps(diff(before, after))
+    slim_patch = orjson.dumps(diff(s.slim(before), s.slim(after)))
+    assert len(slim_patch) < 0.8 * len(raw_patch)
