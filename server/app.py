@@ -1,12 +1,13 @@
 """The server's Starlette application, assembled in one place from explicit routes.
 
     /ws/client     the clients' websocket (server.ingest)
-    /status.json   server id, uptime and the connected clients
+    /status.json   server id, uptime, the connected clients and the tracked sessions
     /              the same as an HTML page (web/templates/status.html)
     /healthz       "ok" while the process serves
 
 The lifespan opens and migrates the database and settles the server id before the first
-connection; configuration and the session feed are passed in, never imported from globals.
+connection, then starts the session feed (which restores live sessions) if it has a `start`;
+configuration and the session feed are passed in, never imported from globals.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from server import db
 from server.config import ServerConfig
-from server.feed import LatestStates, PlanPublisher, SessionFeed
+from server.core import LiveSessions
+from server.feed import PlanPublisher, SessionFeed
 from server.ingest import Ingest, client_endpoint
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,8 @@ def _clock(ts: float | None) -> str:
 
 
 def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlette:
-    """The application; `feed` defaults to `LatestStates` (latest state per client)."""
-    feed = feed if feed is not None else LatestStates()
+    """The application; `feed` defaults to `LiveSessions` (arbiter, trackers, store)."""
+    feed = feed if feed is not None else LiveSessions(database=config.database)
     ingest = Ingest(config, feed)
     if isinstance(feed, PlanPublisher):
         feed.bind(ingest.send_plan)
@@ -67,6 +69,7 @@ def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlet
             "started_at": started,
             "uptime": round(time.time() - started, 1),
             "clients": ingest.clients(),
+            "sessions": feed.status() if hasattr(feed, "status") else [],
         }
 
     async def status_json(request: Request) -> JSONResponse:
@@ -88,7 +91,14 @@ def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlet
             await db.forget_streams_before(conn, time.time() - STREAM_RETENTION)
             ingest.conn = conn
             log.info("database %s ready; server id %s", config.database, ingest.server_id)
-            yield
+            start, stop = getattr(feed, "start", None), getattr(feed, "stop", None)
+            if start is not None:
+                await start()  # restores live sessions before the first client connects
+            try:
+                yield
+            finally:
+                if stop is not None:
+                    await stop()
         finally:
             ingest.conn = None
             await conn.close()

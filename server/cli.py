@@ -14,7 +14,9 @@ from pathlib import Path
 import uvicorn
 
 from server.app import create_app, uvicorn_config
+from server.arbiter import ArbiterConfig
 from server.config import ConfigError, ServerConfig, load_config
+from server.core import LiveSessions
 
 log = logging.getLogger("server")
 
@@ -35,6 +37,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         metavar="CLIENT_ID",
         help="accept only these clients (repeatable; adds to the config's allow_list)",
+    )
+    parser.add_argument(
+        "--max-time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="accept game clocks running up to X times real time (a fast simulator; default 1)",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug details")
     return parser.parse_args(argv)
@@ -98,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if config.allow_list:
         log.info("allow-list: %d client id(s)", len(config.allow_list))
-    server = uvicorn.Server(uvicorn_config(config, create_app(config)))
+    feed = LiveSessions(ArbiterConfig(max_rate=args.max_time_scale), database=config.database)
+    server = uvicorn.Server(uvicorn_config(config, create_app(config, feed)))
     try:
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
