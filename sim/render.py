@@ -8,13 +8,15 @@ the exact bytes the game sends (orjson, keys in the game's alphabetical order, e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import orjson
 
 from sim import render_session, render_standings, render_team
 from sim.render_base import EMPTY, Scene
+from sim.script import SessionScript, Weekend
+from sim.viewpoint import Viewpoint, ViewState
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,42 @@ def render_topic(topic: str, scene: Scene) -> dict | None:
     return {"body": body, "messageType": "UPDATE", "topic": topic}
 
 
+def game_answers(
+    script: SessionScript,
+    et: float,
+    *,
+    player_slot: int = 0,
+    index: int = 0,
+    state: ViewState = ViewState.SESSION,
+    paths: Iterable[str] | None = None,
+) -> dict[str, object]:
+    """Everything one team member's game answers at `et`, as a client reads it in one tick.
+
+    REST paths map to their parsed body (None where the game sends an empty body); the push
+    channel's topics map to their UPDATE message under `"ws:<topic>"`. Tests, benchmarks and
+    harnesses build client states from this instead of each wiring a `Scene` themselves.
+    """
+    from sim.engine import evaluate  # the engine is only needed here, not to render a Scene
+
+    live = evaluate(script, et)
+    view = Viewpoint(index=index, player_slot=player_slot, state=state)
+    mode = view.mode(live, loading=False)
+    scene = Scene(
+        mode=mode,
+        view=view,
+        live=live if mode.in_session else None,
+        script=script,
+        weekend=Weekend([script]),
+    )
+    answers: dict[str, object] = {}
+    for path in REST if paths is None else paths:
+        body = REST[path].render(scene)
+        answers[path] = None if body is EMPTY else body
+    for topic in TOPICS:
+        answers[f"ws:{topic}"] = render_topic(topic, scene)
+    return answers
+
+
 def serialize(body: object) -> bytes:
     """Exact response bytes: UTF-8 JSON with sorted keys like the game, or b"" for EMPTY."""
     if body is EMPTY:
@@ -77,4 +115,14 @@ def serialize(body: object) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-__all__ = ["EMPTY", "REST", "TOPICS", "Endpoint", "Scene", "render", "render_topic", "serialize"]
+__all__ = [
+    "EMPTY",
+    "REST",
+    "TOPICS",
+    "Endpoint",
+    "Scene",
+    "game_answers",
+    "render",
+    "render_topic",
+    "serialize",
+]

@@ -23,10 +23,10 @@ from schema import wire
 from server.app import create_app, uvicorn_config
 from server.config import ServerConfig
 from server.feed import LatestStates, Observation
-from sim.engine import evaluate
-from sim.render import EMPTY, REST, Scene, render, render_topic
+from sim.render import REST, game_answers
 from sim.synthetic import generate_session
-from sim.viewpoint import Viewpoint
+
+PATHS = tuple(p for p in n.REST_ENDPOINTS if p in REST)
 
 
 def run(coro, timeout: float = 20.0):
@@ -196,18 +196,6 @@ async def next_message(ws: ClientConnection, kind: str | None = None, timeout: f
 def race_states(seed: int = 3, cars: int = 8) -> tuple[dict, ...]:
     """Normalized client states of a synthetic race every 20 s, as the client reads the game."""
     script = generate_session(seed=seed, cars=cars, duration=900)
-    view = Viewpoint(index=0, player_slot=0)
-    states = []
-    for et in range(30, 900, 20):
-        live = evaluate(script, float(et))
-        mode = view.mode(live, loading=False)
-        scene = Scene(mode=mode, view=view, live=live if mode.in_session else None, script=script)
-        raw: dict = {}
-        for path in n.REST_ENDPOINTS:
-            if path in REST:
-                body = render(path, scene)
-                raw[path] = None if body is EMPTY else body
-        raw[n.WS_STANDINGS] = render_topic("LiveStandings", scene)
-        raw[n.WS_SESSION] = render_topic("SessionInfo", scene)
-        states.append(n.normalize(raw))
-    return tuple(states)
+    return tuple(
+        n.normalize(game_answers(script, float(et), paths=PATHS)) for et in range(30, 900, 20)
+    )

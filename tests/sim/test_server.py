@@ -394,3 +394,21 @@ def test_replayed_race_gives_the_recorded_lap_times(kit):
         return checked
 
     assert run(main()) > 20
+
+
+def test_answers_do_not_wait_for_a_delayed_ack(kit, race):
+    """Each REST answer is headers + body in two writes; without TCP_NODELAY on the accepted
+    socket every answer stalls ~40 ms for the peer's delayed ACK (found by the truth test)."""
+
+    async def main():
+        async with (
+            manual_sim(kit, race) as sim,
+            httpx.AsyncClient(base_url=sim.viewpoints[0].rest_url) as client,
+        ):
+            await client.get("/rest/sessions/GetGameState")
+            started = time.perf_counter()
+            for _ in range(20):
+                await client.get("/rest/sessions/GetGameState")
+            return (time.perf_counter() - started) / 20
+
+    assert run(main()) < 0.015

@@ -19,10 +19,8 @@ from client import normalize as n
 from client.stream import BACKFILL, PATCH, SNAPSHOT, Stream
 from schema import mergepatch, wire
 from server.streams import Applied, Duplicate, NeedsResync, StreamState
-from sim.engine import evaluate
-from sim.render import EMPTY, REST, Scene, render, render_topic
+from sim.render import REST, game_answers
 from sim.synthetic import generate_session
-from sim.viewpoint import Viewpoint
 
 
 def doc(laps: int, track: str = "Spa", **extra) -> dict:
@@ -202,21 +200,10 @@ def test_server_duplicate_gap_and_missing_base():
 def real_states() -> tuple[dict, ...]:
     """Normalized client states of a synthetic race, read the way the client reads the game."""
     script = generate_session(seed=7, cars=6, duration=1200)
-    view = Viewpoint(index=0, player_slot=0)
-    states = []
-    for et in range(60, 1200, 45):
-        live = evaluate(script, float(et))
-        mode = view.mode(live, loading=False)
-        scene = Scene(mode=mode, view=view, live=live if mode.in_session else None, script=script)
-        raw: dict = {}
-        for path in n.REST_ENDPOINTS:
-            if path in REST:
-                body = render(path, scene)
-                raw[path] = None if body is EMPTY else body
-        raw[n.WS_STANDINGS] = render_topic("LiveStandings", scene)
-        raw[n.WS_SESSION] = render_topic("SessionInfo", scene)
-        states.append(n.normalize(raw))
-    return tuple(states)
+    paths = [p for p in n.REST_ENDPOINTS if p in REST]
+    return tuple(
+        n.normalize(game_answers(script, float(et), paths=paths)) for et in range(60, 1200, 45)
+    )
 
 
 scalars = st.one_of(
