@@ -5,7 +5,7 @@ changes every second (GetGameState, sessionInfo, standings) is asked every tick,
 and the navigation screen every tick too but they back off while unchanged, teams every 10 s,
 chat every 5 s, strategy and usage every 10 s in races only, the track map once per session.
 
-Backoff: when an answer's bytes hash the same as the previous one (or the endpoint fails), its
+Backoff: when an answer's bytes are the same as the previous one (or the endpoint fails), its
 period doubles up to a cap; a changed answer or a session change snaps it back to its base.
 GetGameState never backs off: it is how the client notices the game coming back.
 
@@ -16,7 +16,6 @@ overrides base periods (e.g. only one client per session reads chat).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,14 +67,14 @@ PUSHED = (WS_STANDINGS, WS_SESSION)
 
 
 class _Slot:
-    __slots__ = ("answered_at", "base", "cap", "digest", "done", "next_due", "period")
+    __slots__ = ("answered_at", "base", "cap", "done", "last", "next_due", "period")
 
     def __init__(self, base: float, cap: float) -> None:
         self.base = base
         self.cap = cap
         self.period = base
         self.next_due = float("-inf")
-        self.digest: bytes | None = None
+        self.last: bytes | None = None  # the last answer (the reader keeps these bytes anyway)
         self.done = False
         self.answered_at = float("-inf")
 
@@ -111,7 +110,7 @@ class Schedule:
             slot = _Slot(base, base * rate.cap)
             before = old.get(endpoint)
             if before is not None:  # keep where it stands, at the new base
-                slot.digest, slot.done = before.digest, before.done
+                slot.last, slot.done = before.last, before.done
                 slot.answered_at = before.answered_at
                 slot.next_due = min(before.next_due, before.next_due - before.period + base)
             self._slots[endpoint] = slot
@@ -150,7 +149,7 @@ class Schedule:
             slot.period = slot.base
             fresh = now is not None and slot.answered_at == now
             slot.next_due = now + slot.base if fresh else float("-inf")
-            slot.digest = slot.digest if fresh else None
+            slot.last = slot.last if fresh else None
             slot.done = slot.done and fresh
 
     # --- queries ---------------------------------------------------------------------------
@@ -192,13 +191,12 @@ class Schedule:
         """Record an answer's raw bytes (None: failed, timed out, empty or not JSON)."""
         slot = self._slots[endpoint]
         rate = RATES[endpoint]
-        digest = hashlib.blake2b(raw, digest_size=16).digest() if raw is not None else None
-        if digest is not None and digest != slot.digest:
+        if raw is not None and raw != slot.last:  # a memcmp: cheaper than hashing the bytes
             slot.period = slot.base  # new information: back to the base period
         else:
             slot.period = min(slot.period * 2, slot.cap)
-        if digest is not None:
-            slot.digest = digest
+        if raw is not None:
+            slot.last = raw
             if rate.once and len(raw) > 2:  # "[]" is no map yet (still loading)
                 slot.done = True
         slot.next_due = now + slot.period

@@ -21,12 +21,19 @@ Rounded (`ROUNDING`: field -> decimals, per section; only floats are touched, in
   already `-1` or `0` (e.g. a fuel fraction of 0.00003 is kept as is), and `-0.0` becomes `0.0`.
 
 Everything else passes through unchanged; the result never holds None (`assert_patchable`).
+
+Two ways to apply the rules, with the same result: `slim(state)` on a normalized state, and
+`Slimmer()(raw)` == `slim(normalize(raw))`, which the client runs every tick: it cleans, drops
+and rounds each row in one pass while normalizing (one copy of each car instead of two) and
+reuses the sections whose answers did not change (`client.normalize.Normalizer`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from client.normalize import Normalizer, Shapers, clean
 
 DROPPED_CAR_FIELDS = frozenset({"timeIntoLap", "carAcceleration", "pathLateral", "trackEdge"})
 DROPPED_WS_FIELDS = frozenset(
@@ -160,6 +167,57 @@ def slim(state: Mapping[str, Any]) -> dict[str, Any]:
     if type(game) is dict:
         out["game"] = _round_fields(game, ROUNDING["game"], frozenset())
     return out
+
+
+# --- one pass: clean (as `normalize` does), drop and round --------------------------------------
+
+
+def _shaped(row: Mapping[str, Any], rules: Mapping[str, int], drop: frozenset) -> dict:
+    """`_round_fields(clean(row), rules, drop)` in one pass (the rounding of `round_value`)."""
+    out = {}
+    rule = rules.get
+    for key, value in row.items():
+        kind = type(value)
+        if kind is float:
+            if value - value != 0.0:  # NaN or infinite: dropped like null
+                continue
+            decimals = rule(key)
+            if decimals is not None:
+                rounded = round(value, decimals)
+                if (rounded != 0.0 and rounded != -1.0) or value == rounded:
+                    value = rounded + 0.0  # -0.0 -> 0.0
+        elif kind is dict:
+            value = clean(value)
+            decimals = rule(key)
+            if decimals is not None:
+                value = round_value(value, decimals)
+        elif kind is list:
+            value = clean(value)
+        elif value is None:
+            continue
+        if key not in drop:
+            out[key] = value
+    return out
+
+
+_NO_DROP: frozenset = frozenset()
+_SESSION = ROUNDING["session"]
+_GAME = ROUNDING["game"]
+
+SLIM_SHAPERS = Shapers(
+    car=lambda row: _shaped(row, _CAR, DROPPED_CAR_FIELDS),
+    car_ws=lambda row: _shaped(row, _WS, DROPPED_WS_FIELDS),
+    session=lambda row: _shaped(row, _SESSION, _NO_DROP),
+    session_ws=lambda row: _shaped(row, _SESSION, _NO_DROP),
+    game=lambda game: _round_fields(game, _GAME, _NO_DROP),
+)
+
+
+class Slimmer(Normalizer):
+    """`slim(normalize(raw))` for one tick after another, in one pass (see the module doc)."""
+
+    def __init__(self) -> None:
+        super().__init__(SLIM_SHAPERS)
 
 
 def time_into_lap(et: float, lap_start_et: float) -> float:

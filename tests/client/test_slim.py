@@ -121,3 +121,32 @@ def test_one_second_of_racing_sends_less():
     raw_patch = orjson.dumps(diff(before, after))
     slim_patch = orjson.dumps(diff(s.slim(before), s.slim(after)))
     assert len(slim_patch) < 0.8 * len(raw_patch)
+
+
+def test_slimmer_gives_exactly_slim_of_normalize_tick_after_tick():
+    import orjson
+
+    from client.normalize import STANDINGS, TEAMS, WS_STANDINGS
+
+    slimmer = s.Slimmer()
+    previous: dict | None = None
+    last: dict = {}
+    for et in (900.0, 901.0, 902.0, 960.0):
+        raw = game_raw(et)
+        if previous is not None:  # answers not asked again: the very same objects
+            raw[TEAMS] = previous[TEAMS]
+        # what the cleaning and rounding must cope with: nulls, NaN, infinities, -0.0, ints
+        row = dict(raw[STANDINGS][0])
+        row.update(lapDistance=float("nan"), fuelFraction=-0.0, bestLapTime=None)
+        row.update(lastLapTime=float("inf"), lapStartET=3, carPosition={"x": None, "y": 1.26})
+        raw[STANDINGS] = [row, *raw[STANDINGS][1:]]
+        ws = raw[WS_STANDINGS]
+        body = ws["body"] if type(ws) is dict and "body" in ws else ws
+        body[0] = {**body[0], "timeBehindNext": -0.00001, "virtualEnergy": None}
+        expected = s.slim(normalize(raw))
+        got = slimmer(raw)
+        assert orjson.dumps(got) == orjson.dumps(expected)  # type-exact, same key order
+        assert_patchable(got)
+        if previous is not None:  # an unchanged answer gives the very same section
+            assert got["teams"] is last["teams"]
+        previous, last = raw, got
