@@ -21,6 +21,7 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from client.backfill import BackfillRequest
 from client.config import ClientConfig
 from client.console import Console
 from client.gamewatch import EventClock
@@ -96,6 +97,8 @@ class ClientApp:
             self.schedule = reader.schedule
         self.clock = EventClock(max_speed=config.max_time_scale)
         self.slimmer = Slimmer()  # the state of each tick, reusing what did not change
+        self.backfill = BackfillRequest()  # the server's ask for the lap history after a gap
+        self.backfills_sent = 0
         self.identity = identity
         self.console = console or Console(
             key_file=str(config.key_file),
@@ -188,6 +191,13 @@ class ClientApp:
             self._plan = plan
             self.schedule.apply_plan(plan)
             log.info("server plan applied: %s", plan)
+        if obs.view.live and obs.et is not None and self.backfill.due(plan, now):
+            self.backfill.sent(now)
+            history = await self.reader.history()
+            if history is not None:
+                log.info("sending the game's lap history (%d cars) for a backfill", len(history))
+                self.uplink.publish_backfill(history, obs.et)
+                self.backfills_sent += 1
         status = self.uplink.status
         self.console.traffic(status.messages_sent, status.bytes_sent)
 

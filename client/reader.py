@@ -37,6 +37,7 @@ from client.gamewatch import GameStatus, GameView, assess, event_time
 from client.normalize import GAME_STATE, WS_SESSION, WS_STANDINGS
 from client.schedule import RATES, Schedule
 
+HISTORY_PATH = "/rest/watch/standings/history"
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = 2.0
@@ -295,6 +296,14 @@ class Reader:
             last = self._answers.get(path)
             if kind in ("empty", "refused") or last is None or now - last.at > self.stale_after:
                 self._answers[path] = _Answer(None, now)
+
+    async def history(self) -> dict | None:
+        """The game's lap history (`/rest/watch/standings/history`), read once for a backfill."""
+        body, _failure = await self._get(HISTORY_PATH)
+        if body is None:
+            return None
+        doc = self._parse(HISTORY_PATH, body)
+        return doc if isinstance(doc, dict) else None
 
     async def _get(self, path: str) -> tuple[bytes | None, str | None]:
         """(body, None) for a good answer, else (None, kind of failure)."""

@@ -31,7 +31,6 @@ from server.app import create_app, uvicorn_config
 from server.arbiter import ArbiterConfig
 from server.config import ServerConfig
 from server.core import LiveSessions
-from server.roles import HISTORY
 
 REPO = Path(__file__).resolve().parents[2]
 TICK = 0.2  # client tick, wall seconds
@@ -199,7 +198,6 @@ class TeamClient:
             },
         )
         self.app: ClientApp | None = None
-        self.backfills = 0
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -209,39 +207,20 @@ class TeamClient:
 
     def start(self) -> TeamClient:
         self.app = ClientApp(self.config)
-        self._tasks = [
-            asyncio.create_task(self.app.run(handle_signals=False)),
-            asyncio.create_task(self._answer_backfills()),
-        ]
+        self._tasks = [asyncio.create_task(self.app.run(handle_signals=False))]
         return self
+
+    @property
+    def backfills(self) -> int:
+        """Lap histories the real client sent because the server's plan asked for them."""
+        return self.app.backfills_sent if self.app is not None else 0
 
     async def stop(self) -> None:
         if self.app is None:
             return
         self.app.stop()
-        self._tasks[1].cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.app = None
-
-    async def _answer_backfills(self) -> None:
-        """What the client does with a plan asking for the lap history: read it once, send it."""
-        answered: dict | None = None
-        async with httpx.AsyncClient() as http:
-            while True:
-                await asyncio.sleep(0.05)
-                uplink = self.app.uplink if self.app is not None else None
-                plan = uplink.plan if uplink is not None else None
-                if not plan or not plan.get("fetch", {}).get(HISTORY) or plan is answered:
-                    continue
-                answered = plan
-                try:
-                    info = (await http.get(f"{self.rest_url}/rest/watch/sessionInfo")).json()
-                    history = (await http.get(f"{self.rest_url}{HISTORY}")).json()
-                except (httpx.HTTPError, ValueError):
-                    continue
-                if isinstance(history, dict):
-                    uplink.publish_backfill(history, float(info["currentEventTime"]))
-                    self.backfills += 1
 
 
 def read_db(path: Path) -> sqlite3.Connection:
