@@ -48,11 +48,11 @@ from sim.replay import load_session
 SHORT_STEP = 2.0  # s of game time per client tick, races up to 90 minutes
 LONG_STEP = 3.0  # ... longer races (the 4-hour one)
 LONG_RACE = 5400.0
-RACE_TIMEOUT = 150.0  # wall seconds one race may take before the test fails
+RACE_TIMEOUT = 300.0  # wall seconds one race may take (about 60 s on an idle 2-core machine)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(700)
 def test_recorded_races_end_to_end_store_what_was_recorded(tmp_path, recorded_db):
     races = recorded_races(recorded_db)
     assert len(races) >= 3, races
