@@ -219,6 +219,9 @@ class TeamClient:
         if self.app is None:
             return
         self.app.stop()
+        _done, pending = await asyncio.wait(self._tasks, timeout=20)
+        for task in pending:  # a client that does not stop in time must not hang the test
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.app = None
 

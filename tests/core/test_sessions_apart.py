@@ -45,7 +45,7 @@ def test_a_weekend_is_three_sessions_of_one_event(tmp_path):
                 for member in members:
                     await member.stop()
 
-    run(scenario(), timeout=85)
+    run(scenario(), timeout=200)
     conn = read_db(tmp_path / "server" / "lmust.db")
     rows = conn.execute(
         "SELECT session_id, event_id, session_type, closed_reason FROM sessions ORDER BY created_at"
@@ -94,7 +94,7 @@ def test_two_races_at_once_on_two_servers_stay_apart(tmp_path):
                     await member.stop()
             return status, ends
 
-    status, ends = run(scenario(), timeout=85)
+    status, ends = run(scenario(), timeout=200)
     assert len(status["sessions"]) == 2
     assert all(len(s["clients"]) == 2 for s in status["sessions"]), status["sessions"]
     conn = read_db(tmp_path / "server" / "lmust.db")

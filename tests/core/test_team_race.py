@@ -72,7 +72,7 @@ def test_three_clients_coming_and_going_make_one_gap_free_session(tmp_path):
                     await member.stop()
             return sid, status, hole_start, last_et
 
-    sid, status, hole_start, last_et = run(scenario(), timeout=110)
+    sid, status, hole_start, last_et = run(scenario(), timeout=240)
     assert [s["session_id"] for s in status["sessions"]] == [sid]
     assert status["sessions"][0]["cars"] == 12
     conn = read_db(tmp_path / "server" / "lmust.db")
