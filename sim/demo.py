@@ -163,7 +163,7 @@ async def run(args: argparse.Namespace) -> None:
         processes.append(
             spawn(
                 [sys.executable, "-m", "server", "--host", args.host, "--port", str(args.port),
-                 "--data-dir", str(data)],
+                 "--data-dir", str(data), "--max-time-scale", str(max(1.0, args.speed * 2))],
                 data / "logs" / "server.log",
             )
         )  # fmt: skip
