@@ -77,6 +77,11 @@ class TrackedSession:
     tracker: Tracker
     track_length: float
     chat_keys: set[str] = field(default_factory=set)
+    # The latest fed client state (normalized, slimmed) and its ET: what the live dashboard
+    # shows beside the tracker's facts. None after a restart until the next feed.
+    state: dict[str, Any] | None = None
+    state_et: float | None = None
+    fed_at: float | None = None
 
 
 class LiveSessions:
@@ -112,6 +117,8 @@ class LiveSessions:
         self._last_session: dict[str, str] = {}  # client -> the session it last fed or joined
         self._ticker: asyncio.Task | None = None
         self._records_at = 0.0
+        self._listeners: list[Callable[[str], None]] = []
+        self._changed: set[str] = set()  # sessions changed by the statements being stored
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -160,6 +167,20 @@ class LiveSessions:
 
     def bind(self, send_plan: PlanSender) -> None:
         self._send_plan = send_plan
+
+    def listen(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(session_id)` after a change of that session is committed (the live
+        dashboard re-renders it). Callbacks must not block: they run on the ingest path."""
+        self._listeners.append(callback)
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, set()
+        for sid in sorted(changed):
+            for callback in self._listeners:
+                try:
+                    callback(sid)
+                except Exception:
+                    log.exception("session listener failed for %s", sid)
 
     async def connected(self, client: ClientInfo) -> None:
         self.arbiter.connect(client.client_id, client.name, self.clock())
@@ -214,6 +235,8 @@ class LiveSessions:
             tracked = self._track(session_id, state)
         assert self.store is not None
         events = tracked.tracker.observe(state, et)
+        tracked.state, tracked.state_et, tracked.fed_at = state, et, now
+        self._changed.add(session_id)
         statements += self.store.event_statements(session_id, tracked.tracker, events)
         session = state.get("session") if type(state.get("session")) is dict else {}
         phase = session.get("gamePhase")
@@ -251,6 +274,7 @@ class LiveSessions:
         )
         assert self.store is not None
         statements += self.store.event_statements(tracked.session_id, tracked.tracker, events)
+        self._changed.add(tracked.session_id)
 
     def _track(self, session_id: str, state: dict[str, Any] | None) -> TrackedSession:
         view = self.arbiter.session(session_id)
@@ -275,6 +299,7 @@ class LiveSessions:
         touched: set[str] = set()
         for action in actions:
             sid = action.session_id
+            self._changed.add(sid)
             if isinstance(action, SessionCreated):
                 tracked = self._track(sid, state)
                 record = self._record(sid)
@@ -391,6 +416,7 @@ class LiveSessions:
         if statements:
             assert self.store is not None
             await self.store.write(statements)
+        self._notify()
 
     async def tick(self) -> None:
         """The arbiter's timeouts, their consequences, and fresh records now and then."""
