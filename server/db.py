@@ -9,10 +9,13 @@ is brought up to date on start and a failed migration leaves it as it was.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
+import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,6 +23,10 @@ from pathlib import Path
 import aiosqlite
 
 log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000  # SQLite's own wait for another connection's lock, per statement
+LOCKED_PAUSE = 0.25  # s between two tries once SQLite's own wait has run out
+LOCKED_REPORT_EVERY = 30.0  # s between two warnings while the database stays locked
 
 _MIGRATION_NAME = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
 
@@ -40,8 +47,57 @@ async def open_db(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")
     await conn.execute("PRAGMA foreign_keys=ON")
-    await conn.execute("PRAGMA busy_timeout=5000")
+    await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Is this SQLite's "database is locked" (another connection or process holds the lock)?"""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+async def while_locked(
+    conn: aiosqlite.Connection, write: Callable[[], Awaitable[None]], what: str
+) -> None:
+    """Run `write` (which commits) until it is not refused for a lock held elsewhere.
+
+    Why not fail: what the server writes was already taken into memory (a tracker's events, a
+    stream's seq) and the client is acked only after the commit, so giving up would lose it or
+    tear memory and disk apart. Waiting holds the acks back; the clients keep their outboxes.
+    Anything else than a lock is raised. The transaction is rolled back before each new try.
+    """
+    waiting_since = reported = None
+    while True:
+        try:
+            await write()
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                await conn.rollback()
+            if not is_locked(exc):
+                raise
+            now = time.monotonic()
+            if waiting_since is None:
+                waiting_since = now
+            if reported is None or now - reported >= LOCKED_REPORT_EVERY:
+                reported = now
+                log.warning(
+                    "%s: the database is locked by another connection or process; waiting "
+                    "(%.0f s so far, nothing is acked meanwhile)",
+                    what,
+                    now - waiting_since + BUSY_TIMEOUT_MS / 1000,
+                )
+            await asyncio.sleep(LOCKED_PAUSE)
+            continue
+        if waiting_since is not None:
+            log.warning(
+                "%s: the database is writable again after %.1f s",
+                what,
+                time.monotonic() - waiting_since + BUSY_TIMEOUT_MS / 1000,
+            )
+        return
 
 
 def migrations(folder: Path | None = None) -> list[Migration]:
@@ -127,13 +183,17 @@ async def touch_client(
     conn: aiosqlite.Connection, client_id: str, public_key: bytes, name: str | None, now: float
 ) -> None:
     """Record that a client authenticated (first time: a new row)."""
-    await conn.execute(
-        "INSERT INTO clients (client_id, public_key, name, first_seen, last_seen) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id) DO UPDATE SET "
-        "name = excluded.name, last_seen = excluded.last_seen",
-        (client_id, public_key, name, now, now),
-    )
-    await conn.commit()
+
+    async def write() -> None:
+        await conn.execute(
+            "INSERT INTO clients (client_id, public_key, name, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id) DO UPDATE SET "
+            "name = excluded.name, last_seen = excluded.last_seen",
+            (client_id, public_key, name, now, now),
+        )
+        await conn.commit()
+
+    await while_locked(conn, write, "recording a client")
 
 
 async def stream_seqs(conn: aiosqlite.Connection, client_id: str) -> dict[str, int]:
@@ -147,14 +207,18 @@ async def stream_seqs(conn: aiosqlite.Connection, client_id: str) -> dict[str, i
 async def save_stream_seq(
     conn: aiosqlite.Connection, client_id: str, stream: str, seq: int, now: float
 ) -> None:
-    """Remember (durably) that `stream` is applied up to `seq`; commits."""
-    await conn.execute(
-        "INSERT INTO streams (stream, client_id, last_seq, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (client_id, stream) DO UPDATE SET "
-        "last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at",
-        (stream, client_id, seq, now),
-    )
-    await conn.commit()
+    """Remember (durably) that `stream` is applied up to `seq`; commits (waits out a lock)."""
+
+    async def write() -> None:
+        await conn.execute(
+            "INSERT INTO streams (stream, client_id, last_seq, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (client_id, stream) DO UPDATE SET "
+            "last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at",
+            (stream, client_id, seq, now),
+        )
+        await conn.commit()
+
+    await while_locked(conn, write, "saving a stream's seq")
 
 
 async def forget_streams_before(conn: aiosqlite.Connection, before: float) -> int:

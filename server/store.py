@@ -8,7 +8,8 @@ more, at most `max_statements`), runs it in ONE transaction and resolves the fut
 commit. So `await store.append(...)` returns when the events are durable, and the ingest's ack
 that follows means "stored", while many clients' updates share one commit.
 
-A batch that fails is retried item by item, so one bad write fails only its own caller.
+A batch that fails is retried item by item, so one bad write fails only its own caller; a
+database locked by another process is waited out (`db.while_locked`), never failed.
 The store has its own connection (WAL: readers never wait), separate from the ingest's, so a
 commit of the ingest never splits one of the store's transactions.
 """
@@ -188,7 +189,9 @@ class Store:
         statements = [s for item in batch for s in item.statements]
         started = time.perf_counter()
         try:
-            await self._transaction(statements)
+            # A lock held by another process is waited out, never failed: the callers' trackers
+            # already took these events, and their clients are acked only after this commit.
+            await db.while_locked(self.conn, lambda: self._transaction(statements), "store")
         except Exception as exc:
             if len(batch) == 1:
                 self.stats.failures += 1
