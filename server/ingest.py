@@ -9,7 +9,8 @@ nothing; a client that sends too many bad messages in a minute is disconnected.
 
 Stream states live here, not in the connection, so a client that reconnects after a network
 blip continues its patches where it left off; a newer connection of the same client replaces
-the older one.
+the older one. A flood of connections from one address is refused early (server.throttle),
+with close code 1013 (try again later) and the reason.
 """
 
 from __future__ import annotations
@@ -25,18 +26,24 @@ import aiosqlite
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from schema import wire
-from server import db
+from server import admin_db, db
 from server.auth import Challenge, allowed
 from server.config import ServerConfig
 from server.feed import ClientInfo, Observation, SessionFeed
 from server.streams import Applied, Duplicate, StreamState
+from server.throttle import HandshakeLimiter
 
 log = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013  # too many connections from one address
 REPLACED = 4000  # a newer connection of the same client took over
 ERROR_LIMIT = 20  # bad messages per ERROR_WINDOW before the connection is closed
 ERROR_WINDOW = 60.0
+# A gone client's stream state waits this long for its return (a network blip), and only for
+# the most recent KEEP_GONE clients: a flood of fresh keys must not fill the memory with states.
+FORGET_AFTER = 600.0
+KEEP_GONE = 64
 
 
 class ErrorBudget:
@@ -115,6 +122,15 @@ class Ingest:
         self.links: dict[str, ClientLink] = {}
         self.streams: dict[tuple[str, str], StreamState] = {}
         self.budgets: dict[str, ErrorBudget] = {}
+        self.gone: dict[str, float] = {}  # client -> when it left, oldest first
+        self.limiter = HandshakeLimiter(
+            config.max_pending_handshakes, config.handshake_rate, config.handshake_burst
+        )
+
+    async def allow_list(self) -> frozenset[str]:
+        """The config file's allow-list plus the one the admin API stores (empty: everyone)."""
+        stored = await admin_db.allowed_ids(self.conn) if self.conn is not None else frozenset()
+        return frozenset(self.config.allow_list) | stored
 
     def clients(self) -> list[dict]:
         return [link.status() for link in self.links.values()]
@@ -131,10 +147,20 @@ class Ingest:
     # --- one connection --------------------------------------------------------------
 
     async def serve(self, websocket: WebSocket) -> None:
-        await websocket.accept()
         peer = websocket.client
         address = f"{peer.host}:{peer.port}" if peer else "?"
+        host = peer.host if peer else "?"
+        refused = self.limiter.admit(host, time.monotonic())
+        if refused is not None:
+            # once per burst of refusals: a flood must not flood the log too
+            level = logging.WARNING if self.limiter.refused(host) == 1 else logging.DEBUG
+            log.log(level, "refused %s: %s", address, refused)
+            with contextlib.suppress(Exception):
+                await websocket.accept()
+                await websocket.close(TRY_AGAIN_LATER, refused[:120])
+            return
         try:
+            await websocket.accept()
             hello = await asyncio.wait_for(
                 self._handshake(websocket, address), self.config.handshake_timeout
             )
@@ -146,6 +172,8 @@ class Ingest:
             return
         except WebSocketDisconnect:
             return
+        finally:
+            self.limiter.done(host)
         if hello is None:
             return
         public_key, name = hello
@@ -173,7 +201,7 @@ class Ingest:
             mismatch = "the signature does not match this connection's challenge"
             await _refuse(websocket, wire.error("auth_failed", mismatch))
             return None
-        if not allowed(cid, self.config.allow_list):
+        if not allowed(cid, await self.allow_list()):
             log.warning(
                 "refused %s: client %s (%s) is not on the allow-list; add its id to allow it",
                 address,
@@ -206,6 +234,7 @@ class Ingest:
                 acked[stream] = max(acked.get(stream, 0), state.last_seq)
         link = ClientLink(info, websocket)
         self.links[cid] = link
+        self.gone.pop(cid, None)
         log.info("client connected: %s (%s) from %s", info.name, cid[:8], address)
         try:
             await link.send(wire.welcome(cid, acked))
@@ -218,10 +247,24 @@ class Ingest:
         finally:
             if self.links.get(cid) is link:
                 del self.links[cid]
+                self.gone.pop(cid, None)
+                self.gone[cid] = time.time()
+                self._forget_gone(time.time())
             with contextlib.suppress(Exception):
                 await self.feed.disconnected(info)
             link.finished.set()
             log.info("client disconnected: %s (%s) from %s", info.name, cid[:8], address)
+
+    def _forget_gone(self, now: float) -> None:
+        """Drop the stream states and error budgets of clients gone too long or too many."""
+        while self.gone:
+            cid, since = next(iter(self.gone.items()))
+            if now - since < FORGET_AFTER and len(self.gone) <= KEEP_GONE:
+                return
+            del self.gone[cid]
+            self.budgets.pop(cid, None)
+            for key in [key for key in self.streams if key[0] == cid]:
+                del self.streams[key]
 
     async def _replace(self, cid: str) -> None:
         """Close an older connection of this client and wait until it has let go."""
