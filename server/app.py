@@ -2,8 +2,15 @@
 
     /ws/client     the clients' websocket (server.ingest)
     /status.json   server id, uptime, the connected clients and the tracked sessions
-    /              the same as an HTML page (web/templates/status.html)
+    /status        the same as an HTML page (web/templates/status.html)
     /healthz       "ok" while the process serves
+    /ws/view       the live pages' websocket (web.live)
+    /static/...    the dashboard's CSS, scripts and vendored htmx (web/static)
+    / and /sessions/...  the dashboard's pages and their JSON twins (web.routes)
+    /sessions/{id}/results, /charts, *.csv, /tracks/..., /api/...  analysis (web.routes_analysis)
+    /admin/...     admin actions behind the configured admin token (server.admin)
+
+Every HTTP answer carries the security headers (web.security: a CSP without inline script).
 
 The lifespan opens and migrates the database and settles the server id before the first
 connection, then starts the session feed (which restores live sessions) if it has a `start`;
@@ -22,15 +29,21 @@ from importlib import resources
 import jinja2
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
-from server import db
+from server import admin, db
 from server.config import ServerConfig
 from server.core import LiveSessions
 from server.feed import PlanPublisher, SessionFeed
 from server.ingest import Ingest, client_endpoint
+from web import live, routes_analysis
+from web import routes as web_routes
+from web.live.frames import FanoutProtocol
+from web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,10 @@ def _templates() -> jinja2.Environment:
         autoescape=True,  # every text is escaped: names come from the clients
         undefined=jinja2.StrictUndefined,
     )
+
+
+def _static() -> object:
+    return resources.files("web").joinpath("static")
 
 
 def _clock(ts: float | None) -> str:
@@ -61,6 +78,7 @@ def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlet
     templates = _templates()
     templates.filters["clock"] = _clock
     started = time.time()
+    hub = live.hub_for(feed)
 
     def status() -> dict:
         return {
@@ -70,6 +88,7 @@ def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlet
             "uptime": round(time.time() - started, 1),
             "clients": ingest.clients(),
             "sessions": feed.status() if hasattr(feed, "status") else [],
+            "live": hub.stats(),
         }
 
     async def status_json(request: Request) -> JSONResponse:
@@ -97,6 +116,7 @@ def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlet
             try:
                 yield
             finally:
+                hub.close()
                 if stop is not None:
                     await stop()
         finally:
@@ -107,12 +127,20 @@ def create_app(config: ServerConfig, feed: SessionFeed | None = None) -> Starlet
         routes=[
             WebSocketRoute("/ws/client", client_endpoint),
             Route("/status.json", status_json),
-            Route("/", status_page),
+            Route("/status", status_page),
             Route("/healthz", healthz),
+            *live.routes(hub),
+            Mount("/static", StaticFiles(directory=str(_static())), name="static"),
+            *web_routes.routes(),
+            *routes_analysis.routes(),
+            *admin.routes(config),
         ],
+        middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,
     )
     app.state.ingest = ingest
+    app.state.feed = feed
+    app.state.hub = hub
     app.state.config = config
     return app
 
@@ -124,7 +152,7 @@ def uvicorn_config(config: ServerConfig, app: Starlette, **extra: object) -> uvi
         app,
         host=config.host,
         port=config.port,
-        ws="websockets-sansio",
+        ws=FanoutProtocol,  # websockets-sansio, with /ws/view's frames shared by all viewers
         ws_max_size=4 * config.max_message_bytes,
         ws_ping_interval=10.0,
         ws_ping_timeout=20.0,

@@ -22,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-VIEW_NAMES = ("sessions", "session", "car", "map", "feed", "entries")
+VIEW_NAMES = ("sessions", "session", "car", "map", "feed", "entries", "results", "charts")
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sqlite3
 
@@ -31,7 +32,7 @@ def test_status_json_and_page_list_the_client_and_escape_its_name(tmp_path):
             await until(lambda: uplink.status.acked == 1, what="ack")
             async with httpx.AsyncClient(base_url=server.http) as http:
                 status = (await http.get("/status.json")).json()
-                page = await http.get("/")
+                page = await http.get("/status")  # the dashboard took "/"
                 health = await http.get("/healthz")
             await uplink.close()
             await asyncio.wait_for(task, 5)
@@ -48,7 +49,9 @@ def test_status_json_and_page_list_the_client_and_escape_its_name(tmp_path):
     assert "LMU Session Tracker server" in page.text
     assert EVIL not in page.text and "&lt;img src=x onerror=alert(1)&gt;" in page.text
     assert identity.client_id[:8] in page.text and status["server_id"] in page.text
-    assert "<script" not in page.text and "<link" not in page.text  # no external resources
+    assert "<script" not in page.text and "<style" not in page.text  # CSP: nothing inline
+    links = re.findall(r'<link[^>]*href="([^"]*)"', page.text)
+    assert links and all(href.startswith("/static/") for href in links)  # served by us
     assert 'href="http' not in page.text and "src=" not in page.text.replace("src=x", "")
     assert health.text == "ok"
 
