@@ -53,15 +53,17 @@ def lap_time(seconds: object) -> str:
 
 
 def gap(value: object) -> str:
-    """A gap or interval: {"laps": n, "time": s} -> "+2 L" / "+1.234" / "+1:02.345"; a leader
-    (laps 0, time 0 or None) and unknown gaps print "-"."""
+    """A gap or interval: {"laps": n, "time": s} -> "+2 L" / "+1.234" / "+1:02.345".
+
+    The reference car itself has no gap (None) and prints "-", as do unknown times; a car
+    level with the one ahead prints "+0.000" (a "-" there would read as "leader")."""
     if not isinstance(value, dict):
         return DASH
     laps = value.get("laps")
     if type(laps) is int and laps > 0:
         return f"+{laps} L"
     seconds = _number(value.get("time"))
-    if seconds is None or seconds <= 0:
+    if seconds is None or seconds < 0:
         return DASH
     if seconds >= 60:
         return "+" + lap_time(seconds)

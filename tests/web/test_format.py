@@ -38,7 +38,7 @@ def test_lap_time(seconds, text):
         ({"laps": 0, "time": 75.004}, "+1:15.004"),
         ({"laps": 2, "time": 150.0}, "+2 L"),
         ({"laps": 1, "time": None}, "+1 L"),
-        ({"laps": 0, "time": 0.0}, "-"),  # the reference car itself
+        ({"laps": 0, "time": 0.0}, "+0.000"),  # level with the car ahead, not the leader
         ({"laps": 0, "time": None}, "-"),
         (None, "-"),
         ("+1.2", "-"),

@@ -8,7 +8,7 @@ One rule for every reference car, so the overall and class columns can never dis
   the difference of the ETs at which both cars crossed the line that ended the behind car's
   last lap, and the laps the car ahead completed before the behind car crossed it;
 - timed sessions (practice, qualifying): the difference of best laps; no best, no gap.
-The reference car's own gap is {"laps": 0, "time": 0.0}.
+The reference car itself (the leader, the first of a class) has {"laps": 0, "time": None}.
 
 (Gaps at the line for live sessions too were tried: a row then changes about once a lap
 instead of every second, but a gap a lap old beside the game's live order reads wrong after
@@ -37,10 +37,13 @@ class Running:
     best: float | None  # best valid lap (timed sessions)
 
 
+REFERENCE: Gap = {"laps": 0, "time": None}  # no gap: the car is the reference itself
+
+
 def race_gap(car: Running, ahead: Running, track_length: float) -> Gap | None:
     """How far `car` is behind `ahead` in a race."""
     if car.key == ahead.key:
-        return {"laps": 0, "time": 0.0}
+        return dict(REFERENCE)
     if car.behind_leader is None or ahead.behind_leader is None:
         return line_gap(car, ahead)
     time = round(max(0.0, car.behind_leader - ahead.behind_leader), 3)
@@ -77,7 +80,7 @@ def all_gaps(
 
     def between(car: Running, ahead: Running | None) -> Gap | None:
         if ahead is None or ahead is car:
-            return {"laps": 0, "time": 0.0}  # the reference car itself: shown as "-"
+            return dict(REFERENCE)  # the reference car itself: shown as "-"
         return race_gap(car, ahead, track_length) if is_race else timed_gap(car, ahead)
 
     out: dict[str, dict[str, Gap | None]] = {}
