@@ -45,7 +45,7 @@ QUICK_VIEWERS = (10, 100)
 MEASURE = 40.0  # wall seconds measured per N
 QUICK_MEASURE = 20.0
 PER_PROCESS = 250  # viewer websockets per viewer process
-START_ET = 1800.0  # ET seconds into the race the driver starts at
+START_ET = 3 * 3600.0  # ET seconds into the race the driver starts at: mid-race, laps behind
 # Browsers offer permessage-deflate and uvicorn accepts it: each viewer's frames are then
 # compressed for that viewer alone. `--no-deflate` makes the viewers decline it (what the
 # server would cost with `ws_per_message_deflate=False`).
@@ -343,7 +343,8 @@ def _figures(run: dict, parts: list[dict], viewers: int, cpu: float) -> dict:
 
 def full_session_bytes(script, sends: list[tuple[float, float]], start: float, stop: float):
     """Bytes of the whole session as JSON (every car's laps, stops, stints, bests) at each
-    measured second, from a tracker fed the same states the driver sent."""
+    measured second, from a tracker that watched the race from the start (as the older tracker
+    did: its push held the whole history) and then the same states the driver sent."""
     import orjson
 
     from client.slim import Slimmer
@@ -353,6 +354,10 @@ def full_session_bytes(script, sends: list[tuple[float, float]], start: float, s
     slimmer = Slimmer()
     first = slimmer(game_answers(script, sends[0][1]))
     tracker = Tracker("RACE", float(first["session"].get("lapDistance") or 0.0))
+    et = script.start_et
+    while et < sends[0][1]:  # the race before the measurement, every 2 s of game time
+        tracker.observe(slimmer(game_answers(script, et)), et)
+        et += 2.0
     sizes: list[int] = []
     wire: list[int] = []
     for t_send, et in sends:
