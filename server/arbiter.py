@@ -38,7 +38,8 @@ Rules, and why they are what they are (the older tracker's weak points in bracke
 - **Team-private merge** (`server.private_parts`): the fed state gets each car's private parts
   from the freshest client whose player car it is; parts go when their client leaves.
 - **Backfill**: a session fed again after more than `backfill_after` wall seconds without a fed
-  observation (and with an ET gap, so not a pause) gets `backfill_from` = its last fed ET.
+  observation (and with an ET gap, so not a pause) gets `backfill_from` = its last fed ET; so
+  does a session whose first fed observation already has laps done (joined mid-session).
 - **Linking**: a session created on the same game server and track as a recent one of a lower
   or equal weekend rank (practice -> qualifying -> race; a restart of an unfinished session)
   shares its `event_id` (`SessionLinked`).
@@ -665,6 +666,10 @@ class Arbiter:
                 client.id,
                 backfill,
             )
+        elif session.last_et == float("-inf") and _laps_done(state):
+            # First seen mid-session: the laps before now are only in the game's lap history.
+            backfill = reading.et
+            log.info("session %s first seen with laps done: %s backfills", session.id, client.id)
         previous = driver or session.previous_driver
         if previous != client.id:
             why = "first" if previous is None else "left" if driver is None else "quiet"
@@ -792,3 +797,14 @@ class Arbiter:
             heard_at=c.heard_at,
             heard_et=c.heard_et,
         )
+
+
+def _laps_done(state: dict[str, Any]) -> bool:
+    """Whether any car of a client state has completed a lap already."""
+    cars = state.get("cars")
+    if type(cars) is not dict:
+        return False
+    return any(
+        type(car) is dict and type(car.get("lapsCompleted")) is int and car["lapsCompleted"] > 0
+        for car in cars.values()
+    )

@@ -102,3 +102,37 @@ def test_three_clients_coming_and_going_make_one_gap_free_session(tmp_path):
     ).fetchall()
     counts = dict(tuple(r) for r in changes)
     assert counts["joined"] >= 4 and counts["left"] >= 3 and counts["driving"] >= 2, counts
+
+
+@pytest.mark.timeout(120)
+def test_a_client_joining_mid_race_brings_the_laps_before_it_from_the_history(tmp_path):
+    """The first client arrives 10 minutes in: the server asks it for the game's lap history at
+    once, so the laps driven before anyone watched are stored too (source "history")."""
+    script = generate_session(seed=31, cars=8, duration=1800)
+
+    async def scenario():
+        async with (
+            Simulator(Weekend([script]), viewpoints=1, speed=SPEED, start_et=600.0) as sim,
+            CoreServer(tmp_path, SPEED) as server,
+        ):
+            member = TeamClient(tmp_path, server.url, sim, 0, SPEED)
+            try:
+                member.start()
+                await until(lambda: member.backfills > 0, 20, "the backfill request")
+                await until_et(sim, 0, 720.0)
+                (sid,) = list(server.feed.sessions)
+                last_et = server.feed.sessions[sid].tracker.last_et
+            finally:
+                await member.stop()
+            return sid, last_et
+
+    sid, last_et = run(scenario(), timeout=100)
+    conn = read_db(tmp_path / "server" / "lmust.db")
+    want = scripted_laps(script, last_et)
+    got = stored_laps(conn, sid)
+    early = [k for k, lap in want.items() if lap.end_et < 560.0]
+    assert early, "the race should have laps before the client came"
+    missing = sorted(set(want) - set(got))
+    assert not missing, f"{len(missing)} laps missing: {missing[:10]}"
+    assert {got[k]["source"] for k in early} == {"history"}
+    assert_events_in_order(conn, sid)
