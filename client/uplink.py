@@ -5,7 +5,8 @@ messages of `schema.wire`. `publish()` only computes the next message and wakes 
 task; all sending happens in `run()`. Network trouble never raises out of `run()`: it reconnects
 with exponential backoff and full jitter, and says in `status.error` what is wrong. Only a
 refusal by the server (bad key, not on the allow-list, protocol too old) stops it, because
-retrying cannot fix those.
+retrying cannot fix those; and so does being replaced by another running client with the same
+key (reconnecting would only replace that one in turn, forever).
 
 Call `publish`, `publish_backfill` and `close` from the event loop that runs `run()`.
 """
@@ -40,6 +41,10 @@ STABLE_AFTER = 10.0  # a connection that lived this long resets the backoff
 FLUSH_TIMEOUT = 1.5  # close(): how long to wait for the last acks
 TICK = 1.0  # the send loop wakes at least this often (age bound of the outbox)
 FINAL_ERRORS = ("auth_failed", "forbidden", "version")
+# Close code of a connection the server replaced by a newer one of the same client id (the
+# same key): `server.ingest.REPLACED`. A live connection gets it only when another running
+# client uses this key (this client's own reconnects abandon the old connection first).
+REPLACED_CLOSE = 4000
 
 
 @dataclass
@@ -225,25 +230,42 @@ class Uplink:
             raise Rejected(
                 f"{self.url} is not a websocket URL; use ws://host:5000/ws/client or wss://..."
             ) from exc
-        async with ws_connect as ws:
-            welcome = await self._handshake(ws)
-            server_seq = welcome["streams"].get(self._stream.id, 0)
-            log.info(
-                "connected to %s as client %s (stream %s, server at seq %d)",
-                self.url,
-                self.identity.client_id,
-                self._stream.id,
-                server_seq,
-            )
-            self._update(state="connected", error=None, reconnect_in=None)
-            await self._send(ws, self._stream.on_reconnect(server_seq, time.time()))
-            receiver = asyncio.create_task(self._receive(ws))
-            try:
-                await self._send_loop(ws, receiver)
-            finally:
-                receiver.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                    await receiver
+        try:
+            async with ws_connect as ws:
+                await self._connected(ws)
+        except ConnectionClosed as exc:
+            if exc.rcvd is not None and exc.rcvd.code == REPLACED_CLOSE:
+                raise Rejected(self._replaced_message()) from exc
+            raise
+
+    def _replaced_message(self) -> str:
+        return (
+            f"another client with the same key ({self.identity.path}, client id "
+            f"{self.identity.client_id}) connected to the server and replaced this one. Each "
+            "computer needs its own key: stopping here. To run both, give this copy a new key "
+            "(delete that key file, or set key_file to a new name) and start it again"
+        )
+
+    async def _connected(self, ws: ClientConnection) -> None:
+        """One connection: authenticate, send the backlog, then stream until it ends."""
+        welcome = await self._handshake(ws)
+        server_seq = welcome["streams"].get(self._stream.id, 0)
+        log.info(
+            "connected to %s as client %s (stream %s, server at seq %d)",
+            self.url,
+            self.identity.client_id,
+            self._stream.id,
+            server_seq,
+        )
+        self._update(state="connected", error=None, reconnect_in=None)
+        await self._send(ws, self._stream.on_reconnect(server_seq, time.time()))
+        receiver = asyncio.create_task(self._receive(ws))
+        try:
+            await self._send_loop(ws, receiver)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await receiver
 
     async def _handshake(self, ws: ClientConnection) -> dict:
         hello = wire.hello(self.identity.public_key, self.client_version, self.name)
