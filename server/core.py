@@ -62,11 +62,13 @@ from server.store_rows import (
     chat_rows,
 )
 from server.tracking import Tracker
+from server.tracking.events import LapsMissed
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 1.0  # s between the arbiter's timeout checks
 RECORD_INTERVAL = 30.0  # s between refreshes of the stored arbiter records
+MISSED_BACKFILL_INTERVAL = 30.0  # s: at most one lap-history ask per session for skipped laps
 
 
 @dataclass
@@ -114,6 +116,8 @@ class LiveSessions:
         self._send_plan: PlanSender | None = None
         self._plans: dict[str, dict] = {}  # client -> the last plan it was given
         self._backfill_wanted: set[str] = set()  # clients asked for the lap history
+        self._missed_asked: dict[str, float] = {}  # session -> when skipped laps last asked
+        self._missed_pending: set[str] = set()  # sessions with skipped laps not asked for yet
         self._last_session: dict[str, str] = {}  # client -> the session it last fed or joined
         self._ticker: asyncio.Task | None = None
         self._records_at = 0.0
@@ -210,8 +214,10 @@ class LiveSessions:
             self._last_session[cid] = decision.session_id
         if decision.feed and decision.session_id is not None and decision.state is not None:
             driving_changed = any(isinstance(a, DrivingClientChanged) for a in decision.actions)
-            self._feed(decision.session_id, decision.state, decision.et, now, obs, driving_changed,
-                       statements)  # fmt: skip
+            missed = self._feed(decision.session_id, decision.state, decision.et, now, obs,
+                                driving_changed, statements)  # fmt: skip
+            if self._ask_for_missed(decision.session_id, now, missed):
+                self._backfill_wanted.add(cid)
         if decision.backfill_from is not None:
             self._backfill_wanted.add(cid)
         await self._store(statements)
@@ -229,7 +235,9 @@ class LiveSessions:
         obs: Observation,
         driving_changed: bool,
         statements: list[Statement],
-    ) -> None:
+    ) -> bool:
+        """Track one fed observation; True if it skipped laps (a car completed more than one
+        lap since the last observation: the game's lap history has the ones in between)."""
         tracked = self.sessions.get(session_id)
         if tracked is None:  # a session the arbiter knows but this feed lost: start afresh
             tracked = self._track(session_id, state)
@@ -251,6 +259,23 @@ class LiveSessions:
                 if new:
                     tracked.chat_keys.update(k for k, _ in new)
                     statements += chat_rows(session_id, new, et)
+        return any(isinstance(e, LapsMissed) for e in events)
+
+    def _ask_for_missed(self, session_id: str, now: float, missed: bool) -> bool:
+        """Whether to ask the feeding client for the lap history because laps were skipped.
+
+        Not more often than every MISSED_BACKFILL_INTERVAL (the history is a big answer for the
+        game to make); laps skipped meanwhile stay pending and are asked for at the next feed
+        after the interval, so none is left out."""
+        if missed:
+            self._missed_pending.add(session_id)
+        if session_id not in self._missed_pending:
+            return False
+        if now - self._missed_asked.get(session_id, float("-inf")) < MISSED_BACKFILL_INTERVAL:
+            return False
+        self._missed_asked[session_id] = now
+        self._missed_pending.discard(session_id)
+        return True
 
     def _backfill(self, obs: Observation, statements: list[Statement]) -> None:
         cid = obs.client.client_id
