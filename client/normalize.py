@@ -34,7 +34,9 @@ The document (each top-level key is present only when there is something to put 
       `player_vehicle_loaded`, `race_finished`, `pit_state` (PitState), `pit_entry_dist`,
       `exit_garage_state`, `time_of_day`, `weather` (closeestWeatherNode, verbatim).
 - `session`: the sessionInfo object verbatim (the game's field names), plus `ws`: the latest
-  websocket SessionInfo body verbatim (its `gamePhase` is a string there).
+  websocket SessionInfo body verbatim (its `gamePhase` is a string there) when `raw` has one.
+  The client's reader does not pass it: it merges the pushed body into sessionInfo instead
+  (`client.sessioninfo`), so the client's state has no `session.ws`.
 - `cars`: `{car_key: {...standings row verbatim..., "ws": {...LiveStandings row...}}}` with
   `car_key = f"{slotID}-{vehicleFilename}"` (`client.carkey`); the websocket row is matched by
   its `slotID` and `vehFilename`. Ordered by slot.

@@ -1,14 +1,17 @@
 """The game reader: poll the REST endpoints the schedule says are due, keep the push feed.
 
-One tick asks the due endpoints concurrently over one keep-alive HTTP client, takes the newest
-websocket frame per topic, and returns an `Observation`: the raw answers `client.normalize`
-expects (the last good answer stands in for an endpoint that was not due), the game's status
-and its event time.
+One tick asks the due endpoints concurrently over keep-alive connections (`client.gamelink`),
+takes the newest websocket frame per topic, and returns an `Observation`: the raw answers
+`client.normalize` expects (the last good answer stands in for an endpoint that was not due),
+the game's status and its event time.
 
 Cheap on purpose (the client must stay far below 1% of a core): the push feed keeps only the
 newest raw text per topic and parses it at tick time; schema validation runs on an endpoint's
 first answer per session, when the shape of its answer (its keys) changes, and every
-`VALIDATE_EVERY`-th answer, never on every tick. A violation is logged once per
+`VALIDATE_EVERY`-th answer, never on every tick. While the pushed SessionInfo is fresh and as new
+as the standings, it stands in for REST sessionInfo, which is then read only every 10 s or when
+the push shows a sign of a phase change (`client.sessioninfo`); the observation's sessionInfo is
+the merge of both, and the pushed copy is not passed on separately. A violation is logged once per
 (document, field path) with the offending value, and the data still flows.
 
 "No answer" (None): an empty body, a non-200, a timeout, invalid JSON. An empty body is the
@@ -20,22 +23,20 @@ slow reply does not make every car vanish from the stream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import httpx
 import orjson
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
 
 import schema
+from client.gamelink import GET_ERRORS, GameHttp, PushFeed, Refused
 from client.gamewatch import GameStatus, GameView, assess, event_time
-from client.normalize import GAME_STATE, WS_SESSION, WS_STANDINGS
+from client.normalize import GAME_STATE, SESSION_INFO, STANDINGS, WS_SESSION, WS_STANDINGS
 from client.schedule import RATES, Schedule
+from client.sessioninfo import REST_EVERY, WS_FRESH, Marks, merge, settled
 
 HISTORY_PATH = "/rest/watch/standings/history"
 log = logging.getLogger(__name__)
@@ -43,11 +44,9 @@ log = logging.getLogger(__name__)
 HTTP_TIMEOUT = 2.0
 VALIDATE_EVERY = 60  # answers of one endpoint between two routine validations
 STALE_AFTER = 5.0  # seconds a last good answer may stand in for a failing endpoint
-WS_STALE_AFTER = 3.0  # a pushed frame older than this is not used (the game stopped pushing)
-WS_SILENCE = 30.0  # reconnect when the game pushed nothing for this long
-WS_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
 TOPICS = {WS_STANDINGS: "LiveStandings", WS_SESSION: "SessionInfo"}
-_TOPIC_RE = re.compile(rb'"topic"\s*:\s*"(LiveStandings|SessionInfo)"')
+PASSED_ON = {WS_STANDINGS: "LiveStandings"}  # pushed SessionInfo is merged into sessionInfo
+__all__ = ["Observation", "PushFeed", "Reader"]  # PushFeed lives in client.gamelink
 _INDEX_RE = re.compile(r"/\d+(?=/|$)")
 
 
@@ -119,79 +118,6 @@ class _Validator:
             )
 
 
-class PushFeed:
-    """The game's push websocket: subscribe, keep the newest raw frame per topic, reconnect."""
-
-    def __init__(self, url: str, topics: tuple[str, ...] = tuple(TOPICS.values())) -> None:
-        self.url = url
-        self.topics = topics
-        self.frames: dict[str, tuple[bytes, float]] = {}  # topic -> (raw, monotonic time)
-        self.connected = False
-        self.connects = 0
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="game-push-feed")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        self.connected = False
-
-    def newest(self, topic: str, now: float) -> bytes | None:
-        item = self.frames.get(topic)
-        if item is None or now - item[1] > WS_STALE_AFTER:
-            return None
-        return item[0]
-
-    @staticmethod
-    def topic_of(frame: bytes) -> str | None:
-        """The topic of an UPDATE frame without parsing its body.
-
-        Quotes inside JSON strings are escaped, so `"topic":"..."` can only be a key; the game
-        writes keys in order, so it is near the end: look there first.
-        """
-        match = _TOPIC_RE.search(frame, max(0, len(frame) - 64)) or _TOPIC_RE.search(frame)
-        return match.group(1).decode() if match else None
-
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                async with connect(
-                    self.url,
-                    open_timeout=HTTP_TIMEOUT,
-                    ping_interval=None,
-                    max_size=2**23,
-                    compression=None,  # inflating 20 frames a second would cost more than all else
-                ) as ws:
-                    self.connected = True
-                    self.connects += 1
-                    failures = 0
-                    log.debug("push feed connected to %s", self.url)
-                    for topic in self.topics:
-                        await ws.send(orjson.dumps({"messageType": "SUB", "topic": topic}).decode())
-                    while True:
-                        frame = await asyncio.wait_for(ws.recv(decode=False), WS_SILENCE)
-                        topic = self.topic_of(frame)
-                        if topic is not None:
-                            self.frames[topic] = (frame, time.monotonic())
-            except asyncio.CancelledError:
-                raise
-            except (OSError, TimeoutError, WebSocketException) as exc:
-                log.debug("push feed %s: %s", self.url, exc or type(exc).__name__)
-            except Exception:
-                log.exception("push feed failed")
-            self.connected = False
-            delay = WS_BACKOFF[min(failures, len(WS_BACKOFF) - 1)]
-            failures += 1
-            await asyncio.sleep(delay)
-
-
 class Reader:
     """The game's REST API and push feed, read at the pace of a `Schedule`."""
 
@@ -207,19 +133,17 @@ class Reader:
         self.game_url = game_url.rstrip("/")
         self.schedule = schedule
         self.stale_after = stale_after
-        self._http = httpx.AsyncClient(
-            base_url=self.game_url,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=12, max_keepalive_connections=12),
-            headers={"accept": "application/json"},
-        )
+        self._http = GameHttp(self.game_url, timeout)
         self.feed = PushFeed(game_ws_url) if game_ws_url else None
         self._answers: dict[str, _Answer] = {}
-        self._ws_parsed: dict[str, tuple[bytes, object]] = {}
+        self._ws_parsed: dict[str, tuple[str | bytes, object]] = {}
         self._validator = _Validator()
         self._failure_kinds: set[tuple[str, str]] = set()
         self._identity: tuple | None = None
         self._refused = False  # GetGameState's connection was refused at this tick
+        self._pushed_info: dict | None = None  # pushed SessionInfo body standing in for REST
+        self._marks: Marks | None = None  # signs at the last REST sessionInfo answer
+        self._merged: tuple[object, object, dict] | None = None  # (rest, pushed, merged)
         self.requests = 0  # REST requests so far (tests count them)
 
     @property
@@ -229,7 +153,7 @@ class Reader:
     async def close(self) -> None:
         if self.feed is not None:
             await self.feed.close()
-        await self._http.aclose()
+        await self._http.close()
 
     # --- one tick --------------------------------------------------------------------------
 
@@ -245,12 +169,13 @@ class Reader:
         asked: set[str] = set()
         self._refused = False
         new_session = False
-        for _round in range(3):
+        for _round in range(4):
             due = self.schedule.due(now) - asked
             if not due:
                 break
             await self._fetch(due, now)
             asked |= due
+            self._pace_session_info(SESSION_INFO in due, now)
             view = assess(self._raw(now), refused=self._refused)
             new_session = self._session_check(view, now) or new_session
             self._set_context(view)
@@ -259,6 +184,42 @@ class Reader:
         new_session = self._session_check(view, now) or new_session
         self._set_context(view)
         return Observation(now, raw, view, event_time(raw), asked, new_session)
+
+    def _pace_session_info(self, answered: bool, now: float) -> None:
+        """Let the pushed SessionInfo stand in for REST sessionInfo, or not (module docstring).
+
+        `answered`: REST sessionInfo was asked in this round. Standing in holds REST off to
+        `REST_EVERY`; a sign of change hurries it (asked in the next round of this tick); not
+        standing in makes it due at once and every tick again.
+        """
+        pushed = self._fresh_pushed_info()
+        rest = self._answers.get(SESSION_INFO)
+        rest_value = rest.value if rest is not None else None
+        game_state = self._answers.get(GAME_STATE)
+        marks = Marks.of(pushed, game_state.value if game_state is not None else None)
+        if answered:  # a failed read keeps the last answer a while: not a fresh mark then
+            fresh = rest is not None and rest.at == now and type(rest_value) is dict
+            self._marks = marks if fresh else None
+        standings = self._answers.get(STANDINGS)
+        if settled(pushed, rest_value, standings.value if standings is not None else None):
+            self._pushed_info = pushed
+            self.schedule.hold_off(SESSION_INFO, REST_EVERY)
+            if self._marks is None or self._marks.changed(marks):
+                self.schedule.hurry(SESSION_INFO)
+        else:
+            self._pushed_info = None
+            self.schedule.hold_off(SESSION_INFO, None)
+
+    def _fresh_pushed_info(self) -> dict | None:
+        """The pushed SessionInfo body if a frame came within `WS_FRESH` s (and may be used)."""
+        if self.feed is None or not self.schedule.in_scope(WS_SESSION):
+            return None
+        item = self.feed.frames.get(TOPICS[WS_SESSION])
+        if item is None or time.monotonic() - item[1] > WS_FRESH:
+            return None
+        message = self._parse_frame(WS_SESSION, TOPICS[WS_SESSION], item[0])
+        body = message.get("body") if type(message) is dict else None
+        return body if type(body) is dict else None
 
     def _set_context(self, view: GameView) -> None:
         self.schedule.set_context(
@@ -294,7 +255,8 @@ class Reader:
             if kind == "refused":
                 self._refused = self._refused or path == GAME_STATE
             last = self._answers.get(path)
-            if kind in ("empty", "refused") or last is None or now - last.at > self.stale_after:
+            stale_after = self.stale_after + self.schedule.held_off(path)
+            if kind in ("empty", "refused") or last is None or now - last.at > stale_after:
                 self._answers[path] = _Answer(None, now)
 
     async def history(self) -> dict | None:
@@ -308,18 +270,15 @@ class Reader:
     async def _get(self, path: str) -> tuple[bytes | None, str | None]:
         """(body, None) for a good answer, else (None, kind of failure)."""
         try:
-            response = await self._http.get(path)
-        except httpx.ConnectError:
+            status, body = await self._http.get(path)
+        except Refused:
             return None, "refused"
-        except httpx.TimeoutException:
+        except TimeoutError:
             return self._failed(path, "timeout", "no answer within the timeout")
-        except httpx.HTTPError as exc:
+        except GET_ERRORS as exc:
             return self._failed(path, "error", f"{type(exc).__name__}: {exc}")
-        if response.status_code != 200:
-            return self._failed(
-                path, f"http{response.status_code}", f"answered HTTP {response.status_code}"
-            )
-        body = response.content
+        if status != 200:
+            return self._failed(path, f"http{status}", f"answered HTTP {status}")
         if not body.strip():
             return None, "empty"
         try:
@@ -353,15 +312,27 @@ class Reader:
                 raw[path] = answer.value
         if self.feed is not None:
             mono = time.monotonic()
-            for key, topic in TOPICS.items():
+            for key, topic in PASSED_ON.items():
                 if not self.schedule.in_scope(key):
                     continue
                 frame = self.feed.newest(topic, mono)
                 if frame is not None:
                     raw[key] = self._parse_frame(key, topic, frame)
+        info = raw.get(SESSION_INFO)
+        if self._pushed_info is not None and type(info) is dict:
+            raw[SESSION_INFO] = self._merge_info(info, self._pushed_info)
         return raw
 
-    def _parse_frame(self, key: str, topic: str, frame: bytes) -> object:
+    def _merge_info(self, rest: dict, pushed: dict) -> dict:
+        """`merge(rest, pushed)`, the same object while neither changed (ticks in a pause)."""
+        last = self._merged
+        if last is not None and last[0] is rest and last[1] is pushed:
+            return last[2]
+        merged = merge(rest, pushed)
+        self._merged = (rest, pushed, merged)
+        return merged
+
+    def _parse_frame(self, key: str, topic: str, frame: str | bytes) -> object:
         cached = self._ws_parsed.get(key)
         if cached is not None and cached[0] is frame:
             return cached[1]

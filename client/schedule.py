@@ -12,6 +12,9 @@ GetGameState never backs off: it is how the client notices the game coming back.
 Scope: outside a session only the endpoints that tell where the game is are asked; when the game
 does not answer at all, only GetGameState. The server's plan switches endpoints off and on and
 overrides base periods (e.g. only one client per session reads chat).
+
+Held off: while a pushed copy stands in for an endpoint (sessionInfo, `client.sessioninfo`),
+the reader holds it off to a longer period, and hurries it when the push shows a change.
 """
 
 from __future__ import annotations
@@ -92,22 +95,30 @@ class Schedule:
         self._in_session = False
         self._race = False
         self._slots: dict[str, _Slot] = {}
+        self._floors: dict[str, float] = {}  # endpoint -> minimum period (`hold_off`)
         self._build()
 
     # --- configuration ---------------------------------------------------------------------
 
     def _base_of(self, endpoint: str) -> float:
         if endpoint in self._plan_intervals:
-            return max(self.tick, self._plan_intervals[endpoint])
-        base = RATES[endpoint].base
-        return self.tick if base == TICK else max(self.tick, float(base))
+            base = max(self.tick, self._plan_intervals[endpoint])
+        else:
+            default = RATES[endpoint].base
+            base = self.tick if default == TICK else max(self.tick, float(default))
+        return max(base, self._floors.get(endpoint, 0.0))
+
+    def _new_slot(self, endpoint: str) -> _Slot:
+        base = self._base_of(endpoint)
+        # Held off: that period exactly, no backoff on top (something else stands in for it).
+        return _Slot(base, base if endpoint in self._floors else base * RATES[endpoint].cap)
 
     def _build(self) -> None:
         old = self._slots
         self._slots = {}
-        for endpoint, rate in RATES.items():
+        for endpoint in RATES:
             base = self._base_of(endpoint)
-            slot = _Slot(base, base * rate.cap)
+            slot = self._new_slot(endpoint)
             before = old.get(endpoint)
             if before is not None:  # keep where it stands, at the new base
                 slot.last, slot.done = before.last, before.done
@@ -134,6 +145,28 @@ class Schedule:
         if ignored:
             log.debug("plan names endpoints this client does not read: %s", sorted(ignored))
         self._build()
+
+    def hold_off(self, endpoint: str, seconds: float | None) -> None:
+        """Ask `endpoint` only every `seconds` from its last answer (a pushed copy stands in
+        for it); None: back to its own pace, and due at once."""
+        if self._floors.get(endpoint) == seconds:
+            return
+        if seconds is None:
+            del self._floors[endpoint]
+        else:
+            self._floors[endpoint] = float(seconds)
+        before = self._slots[endpoint]
+        slot = self._slots[endpoint] = self._new_slot(endpoint)
+        slot.last, slot.done, slot.answered_at = before.last, before.done, before.answered_at
+        slot.next_due = float("-inf") if seconds is None else before.answered_at + slot.base
+
+    def held_off(self, endpoint: str) -> float:
+        """The period `hold_off` set for `endpoint` (0: none)."""
+        return self._floors.get(endpoint, 0.0)
+
+    def hurry(self, endpoint: str) -> None:
+        """Make `endpoint` due at once, whatever its period (its answer is needed now)."""
+        self._slots[endpoint].next_due = float("-inf")
 
     def set_context(self, *, running: bool, in_session: bool, race: bool = False) -> None:
         """Where the game is: decides which endpoints are in scope."""

@@ -119,11 +119,35 @@ _CAR = ROUNDING["car"]
 _WS = ROUNDING["ws"]
 
 
+_SCALES = tuple(10.0**d for d in range(10))
+_FAST_BELOW = 1e9  # |value x 10**decimals| under this: the product is exact enough (< 1e-6 off)
+_TIE_LOW, _TIE_HIGH = 0.5 - 1e-6, 0.5 + 1e-6  # a scaled fraction between these may be a tie
+
+
+def fast_round(value: float, decimals: int) -> float:
+    """`round(value, decimals)`, the same float, several times faster (thousands a tick).
+
+    `round(x, n)` finds the correctly rounded decimal through a decimal string. Scaling by
+    10**n, rounding to an integer and scaling back gives the same float whenever the scaled
+    value is not within 1e-6 of a tie (its error is far below that under `_FAST_BELOW`); the
+    rest (ties, huge values, NaN and infinities) goes to `round` itself.
+    """
+    scale = _SCALES[decimals]
+    scaled = value * scale
+    if -_FAST_BELOW < scaled < _FAST_BELOW:
+        floor = scaled // 1.0
+        if scaled - floor < _TIE_LOW:
+            return floor / scale
+        if scaled - floor > _TIE_HIGH:
+            return (floor + 1.0) / scale
+    return round(value, decimals)
+
+
 def round_value(value: Any, decimals: int) -> Any:
     """`value` rounded if it is a float (recursively inside objects); sentinels stay exact."""
     kind = type(value)
     if kind is float:
-        rounded = round(value, decimals)
+        rounded = fast_round(value, decimals)
         if (rounded == 0.0 or rounded == -1.0) and value != rounded:
             return value  # never round a real value onto a sentinel
         return rounded + 0.0  # -0.0 -> 0.0
@@ -173,9 +197,14 @@ def slim(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _shaped(row: Mapping[str, Any], rules: Mapping[str, int], drop: frozenset) -> dict:
-    """`_round_fields(clean(row), rules, drop)` in one pass (the rounding of `round_value`)."""
+    """`_round_fields(clean(row), rules, drop)` in one pass (the rounding of `round_value`).
+
+    `fast_round` is written out inline: ~2,400 floats a tick are rounded here, and the call
+    would cost as much as the rounding.
+    """
     out = {}
     rule = rules.get
+    scales = _SCALES
     for key, value in row.items():
         kind = type(value)
         if kind is float:
@@ -183,7 +212,17 @@ def _shaped(row: Mapping[str, Any], rules: Mapping[str, int], drop: frozenset) -
                 continue
             decimals = rule(key)
             if decimals is not None:
-                rounded = round(value, decimals)
+                scale = scales[decimals]
+                scaled = value * scale
+                floor = scaled // 1.0
+                if not -_FAST_BELOW < scaled < _FAST_BELOW:
+                    rounded = round(value, decimals)
+                elif scaled - floor < _TIE_LOW:
+                    rounded = floor / scale
+                elif scaled - floor > _TIE_HIGH:
+                    rounded = (floor + 1.0) / scale
+                else:
+                    rounded = round(value, decimals)
                 if (rounded != 0.0 and rounded != -1.0) or value == rounded:
                     value = rounded + 0.0  # -0.0 -> 0.0
         elif kind is dict:

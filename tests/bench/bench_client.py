@@ -10,7 +10,8 @@ plus a child, so the whole process tree is measured). After a warm-up the client
 a window from `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (VmHWM, VmRSS).
 
 Baseline, measured in the same window: a bare process that only GETs `/rest/watch/standings`
-once a second with the same HTTP library (what any client of this API must at least pay).
+once a second with the same HTTP library, aiohttp (what any client of this API must at least
+pay).
 
 Then the parts, in-process, on the same simulator's answers (60 cars): parsing the REST answers
 and the pushed frames, `normalize`, `slim`, `mergepatch.diff`, encoding the patch; plus a
@@ -46,21 +47,21 @@ CPU_BUDGET = 1.0  # % of one core
 RSS_BUDGET_MB = 80.0
 
 BASELINE = """
-import asyncio, sys, httpx
+import asyncio, sys, aiohttp
 async def main(url):
-    async with httpx.AsyncClient(base_url=url, timeout=2.0) as http:
+    async with aiohttp.ClientSession() as http:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
             try:
-                (await http.get("/rest/watch/standings")).content
-            except httpx.HTTPError:
+                async with http.get(url + "/rest/watch/standings") as response:
+                    await response.read()
+            except (aiohttp.ClientError, OSError):
                 pass
             next_at += 1.0
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 asyncio.run(main(sys.argv[1]))
 """
-
 
 # --- processes ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -150,3 +151,23 @@ def test_slimmer_gives_exactly_slim_of_normalize_tick_after_tick():
         if previous is not None:  # an unchanged answer gives the very same section
             assert got["teams"] is last["teams"]
         previous, last = raw, got
+
+
+def test_fast_round_is_round_to_the_bit():
+    rng = random.Random(5)
+    values = [rng.choice((1, -1)) * 10 ** rng.uniform(-7, 7) for _ in range(20000)]
+    for decimals in range(5):  # exact decimal ties and their neighbours
+        for k in range(-3000, 3000):
+            tie = (k + 0.5) / 10**decimals
+            values += [tie, math.nextafter(tie, math.inf), math.nextafter(tie, -math.inf)]
+    values += [0.0, -0.0, 2.675, 1.005, 0.05, 1e300, -1e300, 5e-324, 123456789.98765]
+    for value in values:
+        for decimals in (1, 2, 3, 4):
+            assert s.fast_round(value, decimals) == round(value, decimals), (value, decimals)
+            # the copy written out inline in the one-pass shaper, sentinel rule included
+            shaped = s._shaped({"t": value}, {"t": decimals}, frozenset())["t"]
+            rounded = round(value, decimals)
+            expected = value if rounded in (0.0, -1.0) and value != rounded else rounded + 0.0
+            assert shaped == expected and type(shaped) is float, (value, decimals)
+    assert math.isnan(s.fast_round(float("nan"), 2))
+    assert s.fast_round(float("inf"), 3) == math.inf
