@@ -49,6 +49,7 @@ from server.arbiter import (
     SessionCreated,
     SessionLinked,
     SessionRecord,
+    SessionView,
 )
 from server.feed import ClientInfo, Observation, PlanSender
 from server.store import Store, session_insert
@@ -470,41 +471,44 @@ class LiveSessions:
 
     def status(self) -> list[dict[str, Any]]:
         """The tracked sessions for /status.json: identity, phase, clients, counts."""
-        out = []
-        for view in self.arbiter.sessions():
-            tracked = self.sessions.get(view.session_id)
-            cars = tracked.tracker.cars if tracked is not None else {}
-            out.append(
+        return [self._status_entry(view) for view in self.arbiter.sessions()]
+
+    def status_of(self, session_id: str) -> dict[str, Any] | None:
+        """One session's status entry (the live pages ask for one, many times a second)."""
+        view = self.arbiter.session(session_id)
+        return self._status_entry(view) if view is not None else None
+
+    def _status_entry(self, view: SessionView) -> dict[str, Any]:
+        tracked = self.sessions.get(view.session_id)
+        cars = tracked.tracker.cars if tracked is not None else {}
+        return {
+            "session_id": view.session_id,
+            "event_id": view.event_id,
+            "track": view.track,
+            "session_type": view.session_type,
+            "online": view.online,
+            "server": view.server,
+            "port": view.port,
+            "phase": view.phase,
+            "et": view.et if math.isfinite(view.et) else None,
+            "last_fed_at": view.last_fed_at,
+            "closed": view.closed_at is not None,
+            "closed_reason": view.closed_reason,
+            "driving_client": view.driving_client,
+            "clients": [
                 {
-                    "session_id": view.session_id,
-                    "event_id": view.event_id,
-                    "track": view.track,
-                    "session_type": view.session_type,
-                    "online": view.online,
-                    "server": view.server,
-                    "port": view.port,
-                    "phase": view.phase,
-                    "et": view.et if math.isfinite(view.et) else None,
-                    "last_fed_at": view.last_fed_at,
-                    "closed": view.closed_at is not None,
-                    "closed_reason": view.closed_reason,
-                    "driving_client": view.driving_client,
-                    "clients": [
-                        {
-                            "client_id": c.client_id,
-                            "name": c.name,
-                            "role": c.role,
-                            "connected": c.connected,
-                            "heard_at": c.heard_at,
-                            "heard_et": c.heard_et,
-                        }
-                        for c in view.clients
-                    ],
-                    "cars": len(cars),
-                    "laps": sum(len(car.laps) for car in cars.values()),
+                    "client_id": c.client_id,
+                    "name": c.name,
+                    "role": c.role,
+                    "connected": c.connected,
+                    "heard_at": c.heard_at,
+                    "heard_et": c.heard_et,
                 }
-            )
-        return out
+                for c in view.clients
+            ],
+            "cars": len(cars),
+            "laps": sum(len(car.laps) for car in cars.values()),
+        }
 
 
 # --- records as JSON -------------------------------------------------------------------------
