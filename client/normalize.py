@@ -53,7 +53,10 @@ The document (each top-level key is present only when there is something to put 
   that joins or leaves). `lap_key` is `str(lap)`, likewise `"<lap>#2"` for a second entry of one
   lap.
 - `usage`: `{driver: {lap_key: entry}}` from `/rest/strategy/usage` (drivers with `null` are
-  left out).
+  left out), only each driver's newest `USAGE_LAPS` laps: the game's list grows by every lap of
+  every car all race long (a 24-hour race: tens of thousands of rows, held by the client and by
+  the server once per client), while everything that reads it wants the last lap or two (the
+  tracker waits at most 5 laps for a lap's fuel; the standings show the newest fuel).
 - `trackmap`: the `/rest/watch/trackmap` points list verbatim.
 
 `/rest/watch/standings/history` is not part of the state: it travels once in a `backfill`
@@ -79,6 +82,7 @@ JOIN_STATE = "/rest/multiplayer/join/state"
 CHAT = "/rest/chat/"
 STRATEGY = "/rest/strategy/overall"
 USAGE = "/rest/strategy/usage"
+USAGE_LAPS = 10  # usage rows kept per driver (newest laps); the tracker waits at most 5
 TRACKMAP = "/rest/watch/trackmap"
 NAVIGATION = "/navigation/state"
 WS_STANDINGS = "ws:LiveStandings"
@@ -304,9 +308,23 @@ def _usage(usage: object) -> dict[str, Any] | None:
     if type(usage) is not dict:
         return None
     by_driver = {
-        driver: _by_lap(rows) for driver, rows in usage.items() if type(rows) is list and rows
+        driver: _newest_laps(rows) for driver, rows in usage.items() if type(rows) is list and rows
     }
-    return by_driver or None
+    return {driver: laps for driver, laps in by_driver.items() if laps} or None
+
+
+def _newest_laps(rows: list) -> dict[str, Any]:
+    """A driver's usage rows keyed by lap, the newest `USAGE_LAPS` laps only (module docstring)."""
+    laps = [row["lap"] for row in rows if type(row) is dict and type(row.get("lap")) is int]
+    if len(set(laps)) <= USAGE_LAPS:
+        return _by_lap(rows)
+    oldest = sorted(set(laps))[-USAGE_LAPS]
+    return _by_lap([row for row in rows if type(row) is dict and _lap_at_least(row, oldest)])
+
+
+def _lap_at_least(row: dict, oldest: int) -> bool:
+    lap = row.get("lap")
+    return type(lap) is int and lap >= oldest
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -256,6 +256,7 @@ class _Session:
     members: set[str] = field(default_factory=set)
     closed_at: float | None = None
     closed_reason: str | None = None
+    merge_memo: dict = field(default_factory=dict)  # `private_parts.merge` by identity
 
     @property
     def live(self) -> bool:
@@ -283,6 +284,7 @@ class _Client:
     heard_et: float | None = None
     pending: tuple[Reading, float] | None = None  # first unconfirmed reading and its time
     private: PrivateParts | None = None
+    private_memo: dict = field(default_factory=dict)  # `private_parts` by identity
 
 
 # --- the arbiter -----------------------------------------------------------------------------
@@ -356,7 +358,7 @@ class Arbiter:
             session.clients.add(client.id)
             session.members.add(client.id)
             client.session = session.id
-        client.private = private_parts(state, reading.player_car, reading.et)
+        client.private = private_parts(state, reading.player_car, reading.et, client.private_memo)
         join_at = len(actions)  # after leaving/creating, before a driving change
         decision = self._feed(client, session, reading, state, now, actions)
         if joined:
@@ -688,7 +690,7 @@ class Arbiter:
             for c in sorted(session.clients)
             if c in self._clients and self._clients[c].private is not None
         ]
-        merged = merge(state, parts)  # type: ignore[arg-type]
+        merged = merge(state, parts, session.merge_memo)  # type: ignore[arg-type]
         return Decision(
             client.id,
             session.id,

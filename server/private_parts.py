@@ -41,24 +41,63 @@ class PrivateParts:
     fuel: float | None = None  # the team's latest known fuel fraction
 
 
-def private_parts(state: dict[str, Any], car: str | None, et: float) -> PrivateParts | None:
-    """The private parts of a client's state (None without a player car or private data)."""
+def private_parts(
+    state: dict[str, Any], car: str | None, et: float, memo: dict | None = None
+) -> PrivateParts | None:
+    """The private parts of a client's state (None without a player car or private data).
+
+    `memo` (a dict the caller keeps per client) remembers, by object identity, which teams and
+    drivers carried private data: the usage list grows by a lap every lap, and the server's
+    merge-patched state keeps every unchanged subtree as the same object, so each call only
+    looks at what changed instead of every lap of the race (see `server.streams`).
+    """
     if car is None:
         return None
-    strategy = {
-        team_key: team
-        for team_key, team in _dict(state.get("strategy")).items()
-        if type(team) is dict and any(_stop_private(s) for s in _dict(team.get("stops")).values())
-    }
-    usage = {
-        driver: laps
-        for driver, laps in _dict(state.get("usage")).items()
-        if type(laps) is dict and any(_row_private(r) for r in laps.values())
-    }
-    fuel = _latest_fuel(strategy, usage)
+    memo = {} if memo is None else memo
+    strategy = _private_entries(
+        _dict(state.get("strategy")), _team_private, memo.setdefault("strategy", {})
+    )
+    usage = _private_entries(_dict(state.get("usage")), _laps_private, memo.setdefault("usage", {}))
+    sources = (*strategy.values(), *usage.values())
+    last = memo.get("fuel")
+    if last is not None and _same(last[0], sources):
+        fuel = last[1]
+    else:
+        fuel = _latest_fuel(strategy, usage)
+        memo["fuel"] = (sources, fuel)
     if not strategy and not usage and fuel is None:
         return None
     return PrivateParts(car=car, et=et, strategy=strategy, usage=usage, fuel=fuel)
+
+
+def _private_entries(section: dict, is_private: Any, seen: dict) -> dict[str, dict]:
+    """The entries of `section` that carry private data; `seen`: key -> (entry, verdict)."""
+    out: dict[str, dict] = {}
+    for key, value in section.items():
+        last = seen.get(key)
+        if last is not None and last[0] is value:
+            private = last[1]
+        else:
+            private = type(value) is dict and is_private(value)
+            seen[key] = (value, private)
+        if private:
+            out[key] = value
+    if len(seen) > len(section):
+        for key in [k for k in seen if k not in section]:
+            del seen[key]
+    return out
+
+
+def _team_private(team: dict) -> bool:
+    return any(_stop_private(s) for s in _dict(team.get("stops")).values())
+
+
+def _laps_private(laps: dict) -> bool:
+    return any(_row_private(r) for r in laps.values())
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def freshest_by_car(parts: list[PrivateParts]) -> dict[str, PrivateParts]:
@@ -70,20 +109,30 @@ def freshest_by_car(parts: list[PrivateParts]) -> dict[str, PrivateParts]:
     return best
 
 
-def merge(state: dict[str, Any], parts: list[PrivateParts]) -> dict[str, Any]:
-    """The driving state with every car's private parts from its own team (module docstring)."""
+def merge(
+    state: dict[str, Any], parts: list[PrivateParts], memo: dict | None = None
+) -> dict[str, Any]:
+    """The driving state with every car's private parts from its own team (module docstring).
+
+    `memo` (a dict the caller keeps per session) keeps each team's and driver's merged entry
+    while both of its inputs are the same objects, so a merge costs what changed, not the race.
+    """
     chosen = freshest_by_car(parts)
     if not chosen:
         return state
+    memo = {} if memo is None else memo
+    teams_memo = memo.setdefault("teams", {})
+    laps_memo = memo.setdefault("laps", {})
     merged = dict(state)
     strategy = dict(_dict(state.get("strategy")))
     usage = dict(_dict(state.get("usage")))
     cars = dict(_dict(state.get("cars")))
     for part in chosen.values():
         for team_key, team in part.strategy.items():
-            strategy[team_key] = _merge_team(strategy.get(team_key), team)
+            strategy[team_key] = _cached(teams_memo, team_key, strategy.get(team_key), team,
+                                         _merge_team)  # fmt: skip
         for driver, laps in part.usage.items():
-            usage[driver] = _merge_laps(usage.get(driver), laps)
+            usage[driver] = _cached(laps_memo, driver, usage.get(driver), laps, _merge_laps)
         row = cars.get(part.car)
         if type(row) is dict and row.get("player") is True and part.fuel is not None:
             cars[part.car] = {**row, "fuelFraction": part.fuel}
@@ -91,6 +140,16 @@ def merge(state: dict[str, Any], parts: list[PrivateParts]) -> dict[str, Any]:
         if section:
             merged[name] = section
     return merged
+
+
+def _cached(memo: dict, key: str, public: object, private: dict, merge_one: Any) -> Any:
+    """`merge_one(public, private)`, reused while both are the same objects as last time."""
+    last = memo.get(key)
+    if last is not None and last[0] is public and last[1] is private:
+        return last[2]
+    result = merge_one(public, private)
+    memo[key] = (public, private, result)
+    return result
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from server.tracking.laps import Lap
 
 
-@dataclass
+@dataclass(slots=True)
 class Best:
     """Best lap and sectors; each entry is (time, car, lap number, driver) or None."""
 

@@ -48,7 +48,7 @@ FINISH_NAMES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedItem:
     et: float
     kind: str  # pit_in, pit_out, garage_in, garage_out, swap, class_best, personal_best,

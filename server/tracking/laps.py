@@ -10,6 +10,7 @@ float noise into bests).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -45,7 +46,7 @@ def counts(flag: object) -> bool:
     return flag is None or flag in COUNTS
 
 
-@dataclass
+@dataclass(slots=True)
 class Lap:
     """One lap of one car as the tracker knows it (a `LapCompleted` plus `LapUpdated`s)."""
 
@@ -76,7 +77,15 @@ class Lap:
 
     @classmethod
     def from_event(cls, event: LapCompleted) -> Lap:
+        """A lap from its event. A race holds tens of thousands of laps: the same few car keys,
+        driver names and compounds are interned so each lap does not keep its own copies."""
         values = {name: getattr(event, name) for name in _LAP_FIELDS}
+        for name in ("car", "driver", "source"):
+            if type(values[name]) is str:
+                values[name] = sys.intern(values[name])
+        compounds = values["compounds"]
+        if compounds is not None:
+            values["compounds"] = tuple(sys.intern(c) if type(c) is str else c for c in compounds)
         return cls(**values)
 
     def update(self, changes: dict[str, Any]) -> None:

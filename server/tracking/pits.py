@@ -54,7 +54,7 @@ LANE_OUT = "lane_out"
 GARAGE = "garage"
 
 
-@dataclass
+@dataclass(slots=True)
 class PitStop:
     """One visit of one car; times are ETs, None when they did not happen or are unknown."""
 

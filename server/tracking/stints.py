@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Stint:
     car: str
     number: int

@@ -146,3 +146,38 @@ def test_private_parts_and_merge_by_hand():
     # car 1 is not the driving client's own car: its live fuel stays
     assert merged["cars"]["1-VEH_01"]["fuelFraction"] == 0.5
     assert private_parts(state(1.0, player=None), None, 1.0) is None
+
+
+def test_memoized_merge_equals_a_fresh_one_and_reuses_what_did_not_change():
+    """The server's states come from merge patches, which keep unchanged subtrees as the same
+    objects; with memos the result must equal a memo-less computation at every step, and an
+    entry whose inputs did not change must be the very same object (its laps not rescanned)."""
+    from schema import mergepatch
+
+    script = generate_session(seed=5, cars=8, duration=3600)
+    own_slot, other_slot = script.cars[0].entry.slot_id, script.cars[3].entry.slot_id
+    parts_memo: dict = {}
+    merge_memo: dict = {}
+    mine = theirs = None
+    last_merged = None
+    reused = 0
+    for step in range(40):
+        et = 600.0 + step * 45.0  # about half a lap a step: usage grows every other step
+        mine = mergepatch.apply(mine, mergepatch.diff(mine, sim_state(script, et, own_slot)))
+        theirs = mergepatch.apply(
+            theirs, mergepatch.diff(theirs, sim_state(script, et, other_slot))
+        )
+        fresh_parts = private_parts(mine, f"{own_slot}-x", et)
+        parts = private_parts(mine, f"{own_slot}-x", et, parts_memo)
+        assert parts == fresh_parts
+        merged = merge(theirs, [parts], merge_memo)
+        assert merged == merge(theirs, [fresh_parts])
+        if last_merged is not None:
+            for driver, laps in merged["usage"].items():
+                before = last_merged["usage"].get(driver)
+                if driver in parts.usage and laps == before:
+                    assert laps is before, "an unchanged merged entry is rebuilt"
+                    reused += 1
+        last_merged = merged
+    assert parts.usage, "the team's own laps carry private fields"
+    assert reused > 10

@@ -267,6 +267,23 @@ def test_usage_by_driver_and_lap():
     assert usage["Driver 0"]["1"]["ve"] == 0.953
 
 
+def test_usage_keeps_each_drivers_newest_laps_only():
+    """A 24-hour race's usage list has every lap of every car; the state keeps a window."""
+    rows = [{"lap": lap, "ve": 0.9, "pit": False} for lap in range(300)]
+    rows.insert(150, {"lap": 299, "ve": 0.5, "pit": True})  # a repeat of the newest lap
+    raw = {n.USAGE: {"Long": rows, "Short": rows[:3]}}
+    usage = n.normalize(raw)["usage"]
+    laps = list(range(300 - n.USAGE_LAPS, 300))
+    assert sorted(usage["Long"]) == sorted([str(lap) for lap in laps] + ["299#2"])
+    assert sorted(usage["Short"]) == ["0", "1", "2"]
+    # the next lap slides the window: one key added, one deleted, nothing else in the patch
+    later = n.normalize({n.USAGE: {"Long": [*rows, {"lap": 300, "ve": 0.8}], "Short": rows[:3]}})
+    patch = diff({"usage": usage}, {"usage": later["usage"]})
+    assert patch == {
+        "usage": {"Long": {str(300 - n.USAGE_LAPS): None, "300": {"lap": 300, "ve": 0.8}}}
+    }
+
+
 def test_replay_is_seen_from_navigation_or_game_state():
     raw = game_raw()
     raw[n.NAVIGATION] = {"settingMode": "SETTING_REPLAY_PLAYBACK"}
