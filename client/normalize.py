@@ -182,7 +182,7 @@ def _build(raw: Raw, shapers: Shapers, memo: dict[str, tuple[object, Any]] | Non
             "session",
             _session(raw.get(SESSION_INFO), _ws_body(raw.get(WS_SESSION)), shapers),
         ),
-        ("cars", _cars(raw.get(STANDINGS), _ws_body(raw.get(WS_STANDINGS)), shapers)),
+        ("cars", _cars(raw.get(STANDINGS), _ws_body(raw.get(WS_STANDINGS)), shapers, memo)),
         ("teams", section(TEAMS, lambda v: clean(v) if type(v) is dict else None)),
         ("chat", section(CHAT, _chat)),
         ("strategy", section(STRATEGY, _strategy)),
@@ -234,7 +234,17 @@ def _session(info: object, ws_info: object, shapers: Shapers) -> dict[str, Any] 
     return session or None
 
 
-def _cars(standings: object, ws_rows: object, shapers: Shapers) -> dict[str, Any] | None:
+def _cars(
+    standings: object, ws_rows: object, shapers: Shapers, memo: dict | None = None
+) -> dict[str, Any] | None:
+    """Cars keyed by car key, each the standings row with its websocket row under `ws`.
+
+    With a `memo` (the client's `Normalizer`), a car's websocket row that came out equal to last
+    tick's is replaced by last tick's object: most of them hold still for seconds once the
+    per-tick noise is slimmed away, and the same object lets the patch skip it by identity.
+    (Equal as Python compares: a number that changes only its JSON type, 1 to 1.0, keeps last
+    tick's form until something else in the row changes.)
+    """
     cars: dict[str, dict[str, Any]] = {}
     slots: dict[str, int] = {}
     for row in _rows(standings):
@@ -255,10 +265,25 @@ def _cars(standings: object, ws_rows: object, shapers: Shapers) -> dict[str, Any
         slots.setdefault(key, row["slotID"])
     if not cars:
         return None
+    if memo is not None:
+        _reuse_equal_ws_rows(cars, memo.get("cars"))
+        memo["cars"] = cars
     order = sorted(cars, key=lambda k: (slots[k], k))
     if order == list(cars):  # the game lists by position, the state by slot: usually re-sorted
         return cars
     return {key: cars[key] for key in order}
+
+
+def _reuse_equal_ws_rows(cars: dict[str, dict[str, Any]], before: object) -> None:
+    if type(before) is not dict:
+        return
+    for key, car in cars.items():
+        ws = car.get("ws")
+        last = before.get(key)
+        if ws is not None and last is not None:
+            last_ws = last.get("ws")
+            if last_ws is not ws and last_ws == ws:
+                car["ws"] = last_ws
 
 
 def _chat(lines: object) -> dict[str, Any] | None:

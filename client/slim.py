@@ -8,8 +8,13 @@ Dropped (`DROPPED_CAR_FIELDS`, `DROPPED_WS_FIELDS`):
 - `cars.*.timeIntoLap`: equals `session.currentEventTime - cars.*.lapStartET` (the server
   recomputes it from the tick's ET).
 - `cars.*.carAcceleration`, `cars.*.pathLateral`, `cars.*.trackEdge`: physics noise nothing uses.
-- `cars.*.ws.posX/posY/posZ`, `ws.lapDist`, `ws.localVelX/Y/Z`, `ws.timeIntoLap`: the websocket
-  copies of REST fields (`carPosition`, `lapDistance`, `carVelocity`, `timeIntoLap`).
+- `cars.*.ws.posX/posY/posZ`, `ws.lapDist`, `ws.localVelX/Y/Z`, `ws.timeIntoLap`,
+  `ws.timeBehindLeader`, `ws.timeBehindNext`: the websocket copies of REST fields (`carPosition`,
+  `lapDistance`, `carVelocity`, `timeIntoLap`, `timeBehindLeader`, `timeBehindNext`);
+  `ws.gapToClassLeader`, `ws.gapToRelativeTxt`: the same gaps as text ("+42.743");
+  `ws.totalRaceTime` (the ET less the race start) and `ws.calculatedRaceLaps` (the game's running
+  estimate of the race distance): both change for every car at every tick and nothing reads them.
+  These six were a third of what changed per car per tick at 1x.
 
 Rounded (`ROUNDING`: field -> decimals, per section; only floats are touched, ints stay ints):
 - positions and velocities to 0.1 m and 0.1 m/s (`carPosition`, `carVelocity`, `windSpeed`);
@@ -37,7 +42,11 @@ from client.normalize import Normalizer, Shapers, clean
 
 DROPPED_CAR_FIELDS = frozenset({"timeIntoLap", "carAcceleration", "pathLateral", "trackEdge"})
 DROPPED_WS_FIELDS = frozenset(
-    {"posX", "posY", "posZ", "lapDist", "localVelX", "localVelY", "localVelZ", "timeIntoLap"}
+    {
+        *("posX", "posY", "posZ", "lapDist", "localVelX", "localVelY", "localVelZ", "timeIntoLap"),
+        *("timeBehindLeader", "timeBehindNext", "gapToClassLeader", "gapToRelativeTxt"),
+        *("totalRaceTime", "calculatedRaceLaps"),
+    }
 )
 
 METRES = 1  # decimals: 0.1 m, 0.1 m/s
@@ -206,6 +215,8 @@ def _shaped(row: Mapping[str, Any], rules: Mapping[str, int], drop: frozenset) -
     rule = rules.get
     scales = _SCALES
     for key, value in row.items():
+        if key in drop:
+            continue
         kind = type(value)
         if kind is float:
             if value - value != 0.0:  # NaN or infinite: dropped like null
@@ -234,8 +245,7 @@ def _shaped(row: Mapping[str, Any], rules: Mapping[str, int], drop: frozenset) -
             value = clean(value)
         elif value is None:
             continue
-        if key not in drop:
-            out[key] = value
+        out[key] = value
     return out
 
 

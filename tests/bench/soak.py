@@ -50,6 +50,7 @@ import bench_fanout as fanout  # noqa: E402  (free_port, cpu_seconds, raise_open
 CLASSES = ["Hyper", "LMP2", "GT3"]
 VIEWPOINTS = 3
 TAIL = 45.0  # wall seconds after the scripted race end: the last laps, the session closes
+OPEN_AFTER_FINISH = "not yet (its clients still show the results; closed 120 s after the last feed)"
 LOG_PROBLEMS = ("ERROR", "Traceback", "CRITICAL")
 
 
@@ -297,6 +298,9 @@ def check_laps(database: Path, script) -> tuple[list[str], list[str]]:
         (first_et,) = conn.execute(
             "SELECT et FROM events WHERE session_id = ? ORDER BY seq LIMIT 1", (sid,)
         ).fetchone()
+        (finished,) = conn.execute(
+            "SELECT COUNT(*) FROM events WHERE session_id = ? AND kind = 'car_finished'", (sid,)
+        ).fetchone()
         got = stored_laps(conn, sid)
         sources: dict[str, int] = {}
         for row in got.values():
@@ -312,12 +316,16 @@ def check_laps(database: Path, script) -> tuple[list[str], list[str]]:
              and abs(row["lap_time"] - (scripted[key].lap_time if scripted[key].lap_time > 0
                                         else -1)) > 2e-3]  # fmt: skip
     figures = [
-        f"session {sid[:8]}: fed ET {first_et:.0f}..{last_et:.0f}, closed: {reason}",
+        f"session {sid[:8]}: fed ET {first_et:.0f}..{last_et:.0f}; {finished} of "
+        f"{len(script.cars)} cars finished (took the flag or retired); closed: "
+        f"{reason or OPEN_AFTER_FINISH}",
         f"laps: {len(got)} stored; the script has {len(every)} ({len(scripted)} ended by the "
         f"last fed ET, {len(want)} after the first); sources {sources}",
         f"lost {len(missing)}, invented {len(extra)}, wrong time {len(wrong)}",
     ]
     problems = []
+    if finished != len(script.cars):
+        problems.append(f"{finished} cars finished, the race had {len(script.cars)}")
     if missing:
         problems.append(f"{len(missing)} laps lost, e.g. {missing[:5]}")
     if extra:
