@@ -59,29 +59,19 @@ def private_parts(
     )
     usage = _private_entries(_dict(state.get("usage")), _laps_private, memo.setdefault("usage", {}))
     sources = (*strategy.values(), *usage.values())
-    last = memo.get("fuel")
-    if last is not None and _same(last[0], sources):
-        fuel = last[1]
-    else:
-        fuel = _latest_fuel(strategy, usage)
-        memo["fuel"] = (sources, fuel)
+    fuel = _reused(memo, "fuel", sources, lambda: _latest_fuel(strategy, usage))
     if not strategy and not usage and fuel is None:
         return None
     return PrivateParts(car=car, et=et, strategy=strategy, usage=usage, fuel=fuel)
 
 
 def _private_entries(section: dict, is_private: Any, seen: dict) -> dict[str, dict]:
-    """The entries of `section` that carry private data; `seen`: key -> (entry, verdict)."""
-    out: dict[str, dict] = {}
-    for key, value in section.items():
-        last = seen.get(key)
-        if last is not None and last[0] is value:
-            private = last[1]
-        else:
-            private = type(value) is dict and is_private(value)
-            seen[key] = (value, private)
-        if private:
-            out[key] = value
+    """The entries of `section` that carry private data; `seen`: the verdicts by entry."""
+    out = {
+        key: value
+        for key, value in section.items()
+        if _reused(seen, key, (value,), lambda v=value: type(v) is dict and is_private(v))
+    }
     if len(seen) > len(section):
         for key in [k for k in seen if k not in section]:
             del seen[key]
@@ -94,6 +84,16 @@ def _team_private(team: dict) -> bool:
 
 def _laps_private(laps: dict) -> bool:
     return any(_row_private(r) for r in laps.values())
+
+
+def _reused(memo: dict, key: str, inputs: tuple, compute: Any) -> Any:
+    """`compute()`, or what it gave last time for `key` when `inputs` are the same objects."""
+    last = memo.get(key)
+    if last is not None and _same(last[0], inputs):
+        return last[1]
+    result = compute()
+    memo[key] = (inputs, result)
+    return result
 
 
 def _same(a: tuple, b: tuple) -> bool:
@@ -129,10 +129,15 @@ def merge(
     cars = dict(_dict(state.get("cars")))
     for part in chosen.values():
         for team_key, team in part.strategy.items():
-            strategy[team_key] = _cached(teams_memo, team_key, strategy.get(team_key), team,
-                                         _merge_team)  # fmt: skip
+            public = strategy.get(team_key)
+            strategy[team_key] = _reused(
+                teams_memo, team_key, (public, team), lambda p=public, t=team: _merge_team(p, t)
+            )
         for driver, laps in part.usage.items():
-            usage[driver] = _cached(laps_memo, driver, usage.get(driver), laps, _merge_laps)
+            public = usage.get(driver)
+            usage[driver] = _reused(
+                laps_memo, driver, (public, laps), lambda p=public, v=laps: _merge_laps(p, v)
+            )
         row = cars.get(part.car)
         if type(row) is dict and row.get("player") is True and part.fuel is not None:
             cars[part.car] = {**row, "fuelFraction": part.fuel}
@@ -140,16 +145,6 @@ def merge(
         if section:
             merged[name] = section
     return merged
-
-
-def _cached(memo: dict, key: str, public: object, private: dict, merge_one: Any) -> Any:
-    """`merge_one(public, private)`, reused while both are the same objects as last time."""
-    last = memo.get(key)
-    if last is not None and last[0] is public and last[1] is private:
-        return last[2]
-    result = merge_one(public, private)
-    memo[key] = (public, private, result)
-    return result
 
 
 # --- helpers -------------------------------------------------------------------------------
