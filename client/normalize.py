@@ -158,13 +158,13 @@ class Normalizer:
 
     def __init__(self, shapers: Shapers | None = None) -> None:
         self.shapers = shapers or VERBATIM
-        self._memo: dict[str, tuple[object, Any]] = {}
+        self._memo: dict[str, Any] = {}  # endpoint -> (answer, section); "cars" -> last cars
 
     def __call__(self, raw: Raw) -> dict[str, Any]:
         return _build(raw, self.shapers, self._memo)
 
 
-def _build(raw: Raw, shapers: Shapers, memo: dict[str, tuple[object, Any]] | None) -> dict:
+def _build(raw: Raw, shapers: Shapers, memo: dict[str, Any] | None) -> dict:
     def section(key: str, make: Callable[[object], Any]) -> Any:
         answer = raw.get(key)
         if memo is None:
@@ -340,16 +340,16 @@ def _usage(usage: object) -> dict[str, Any] | None:
 
 def _newest_laps(rows: list) -> dict[str, Any]:
     """A driver's usage rows keyed by lap, the newest `USAGE_LAPS` laps only (module docstring)."""
-    laps = [row["lap"] for row in rows if type(row) is dict and type(row.get("lap")) is int]
-    if len(set(laps)) <= USAGE_LAPS:
+    laps = sorted({row["lap"] for row in rows if type(row) is dict and type(row.get("lap")) is int})
+    if len(laps) <= USAGE_LAPS:
         return _by_lap(rows)
-    oldest = sorted(set(laps))[-USAGE_LAPS]
-    return _by_lap([row for row in rows if type(row) is dict and _lap_at_least(row, oldest)])
+    oldest = laps[-USAGE_LAPS]
+    return _by_lap([row for row in rows if type(row) is dict and _lap(row) >= oldest])
 
 
-def _lap_at_least(row: dict, oldest: int) -> bool:
+def _lap(row: dict) -> int:
     lap = row.get("lap")
-    return type(lap) is int and lap >= oldest
+    return lap if type(lap) is int else -1
 
 
 # --- helpers -------------------------------------------------------------------------------
