@@ -27,8 +27,7 @@ WS_STALE_AFTER = 3.0  # a pushed frame older than this is not used (the game sto
 WS_SILENCE = 30.0  # reconnect when the game pushed nothing for this long
 WS_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
 TOPIC_NAMES = ("LiveStandings", "SessionInfo")
-_TOPIC_RE = re.compile(r'"topic"\s*:\s*"(LiveStandings|SessionInfo)"')
-_TOPIC_RE_BYTES = re.compile(rb'"topic"\s*:\s*"(LiveStandings|SessionInfo)"')
+_TOPIC_RE = re.compile(rb'"topic"\s*:\s*"(LiveStandings|SessionInfo)"')
 
 
 class Refused(ConnectionError):
@@ -115,12 +114,9 @@ class PushFeed:
         Quotes inside JSON strings are escaped, so `"topic":"..."` can only be a key; the game
         writes keys in order, so it is near the end: look there first.
         """
-        if type(frame) is str:
-            start = max(0, len(frame) - 64)
-            match = _TOPIC_RE.search(frame, start) or _TOPIC_RE.search(frame)
-            return match.group(1) if match else None
-        start = max(0, len(frame) - 64)
-        match = _TOPIC_RE_BYTES.search(frame, start) or _TOPIC_RE_BYTES.search(frame)
+        if type(frame) is str:  # the feed reads bytes (decode_text=False); text works too
+            frame = frame.encode()
+        match = _TOPIC_RE.search(frame, max(0, len(frame) - 64)) or _TOPIC_RE.search(frame)
         return match.group(1).decode() if match else None
 
     async def _run(self) -> None:
