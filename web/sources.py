@@ -16,17 +16,16 @@ def live_meta(feed: LiveSessions, session_id: str) -> dict[str, Any] | None:
     it is not live. Only this session's entry is built: the live pages ask many times a second."""
     entry = feed.status_of(session_id)
     if entry is not None:
-        _complete(feed, entry, feed.arbiter.sessions())
+        _complete(entry, feed.arbiter.sessions())
     return entry
 
 
-def _complete(feed: LiveSessions, entry: dict[str, Any], views: Sequence[SessionView]) -> None:
+def _complete(entry: dict[str, Any], views: Sequence[SessionView]) -> None:
     """Add `remaining` and `next_session` (a newer session of the same event: the weekend
     moved on; the arbiter lists sessions oldest first) to a status entry."""
-    view = feed.arbiter.session(entry["session_id"])
-    entry["remaining"] = view.remaining if view is not None else None
-    ids = [v.session_id for v in views]
-    later = views[ids.index(entry["session_id"]) + 1 :] if entry["session_id"] in ids else []
+    at = next((i for i, v in enumerate(views) if v.session_id == entry["session_id"]), None)
+    entry["remaining"] = views[at].remaining if at is not None else None
+    later = views[at + 1 :] if at is not None else []
     following = next((v for v in later if v.event_id == entry["event_id"]), None)
     entry["next_session"] = (
         {"session_id": following.session_id, "session_type": following.session_type}
@@ -63,6 +62,6 @@ def sessions_input(feed: LiveSessions, now: float | None = None) -> list[Session
     views = feed.arbiter.sessions()
     out = []
     for entry in feed.status():
-        _complete(feed, entry, views)
+        _complete(entry, views)
         out.append(_input(feed, entry, now))
     return out
