@@ -26,7 +26,6 @@ import math
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # netutil, shared with the test suites
+
+from netutil import free_port  # noqa: E402
 
 CARS = 60
 SEED = 60
@@ -55,12 +57,6 @@ MARKERS = (b'data-updated-at="', b'data-ts="')  # the status element's fed_at
 
 HUB_FIGURES = ("renders", "render_seconds", "coalesced", "dropped_viewers", "frames_built",
                "frames_written", "feed_to_render_ms", "push_to_socket_ms")  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "tracking"))
+sys.path.insert(0, str(REPO / "tests"))  # netutil, shared with the test suites
+
+from netutil import free_port  # noqa: E402
 
 CARS = 60
 CLIENTS = (1, 4, 8)
@@ -32,12 +34,6 @@ MEASURE = 8.0  # wall seconds measured per run (after the warm-up)
 WARMUP = 3.0  # the arbiter confirms a new session after 2 s
 WINDOW = 16  # unacked messages per client
 STATES = 3000  # ET seconds of race per client (one state per second)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build_race() -> list[tuple[float, dict]]:

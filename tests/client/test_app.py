@@ -12,7 +12,6 @@ import contextlib
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from netutil import free_port, run_bounded
 
 from client.app import ClientApp, idle_state, publication
 from client.config import load
@@ -40,16 +40,7 @@ def need_server() -> None:
 
 
 def run(coro, timeout: float = 30.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return run_bounded(coro, timeout)
 
 
 @contextlib.asynccontextmanager

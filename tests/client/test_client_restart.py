@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from netutil import free_port
 
 from sim.script import Weekend
 from sim.server import Simulator
 from sim.synthetic import generate_session
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_for(status_url: str, check, timeout: float, what: str) -> dict:

@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from netutil import free_port
 
 from sim.script import Weekend
 from sim.server import Simulator
@@ -28,12 +28,6 @@ from sim.synthetic import generate_session
 
 REPO = Path(__file__).resolve().parents[2]
 EXE = REPO / "build" / "dist" / ("lmust-client.exe" if os.name == "nt" else "lmust-client")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import contextlib
 import socket
 
 import pytest
+from netutil import free_port, run_bounded
 
 from client import gamelink
 from client.gamelink import GameHttp, PushFeed, Refused
@@ -16,16 +17,7 @@ from sim.synthetic import generate_session
 
 
 def run(coro, timeout: float = 20.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return run_bounded(coro, timeout)
 
 
 def race() -> Weekend:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from netutil import free_port, run_bounded
 
 from client.gamewatch import GameStatus
 from client.normalize import (
@@ -38,10 +38,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def run(coro, timeout: float = 25.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    return run_bounded(coro, timeout)
 
 
 def race(cars: int = 12, seed: int = 5):
@@ -250,12 +247,6 @@ def test_topic_is_found_without_parsing_the_body():
 
 
 # --- cost: the client must stay far below 1% of a core -----------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from netutil import free_port, run_bounded
 
 from client.app import ClientApp
 from client.config import load
@@ -36,17 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 TICK = 0.2  # client tick, wall seconds
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(coro, timeout: float):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+run = run_bounded
 
 
 async def until(check, timeout: float, what: str, step: float = 0.05) -> None:

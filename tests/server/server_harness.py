@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+from netutil import run_bounded
 from websockets.asyncio.client import ClientConnection, connect
 
 from client import normalize as n
@@ -30,10 +31,7 @@ PATHS = tuple(p for p in n.REST_ENDPOINTS if p in REST)
 
 
 def run(coro, timeout: float = 20.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    return run_bounded(coro, timeout)
 
 
 async def until(check, timeout: float = 5.0, what: str = "condition") -> None:

@@ -9,12 +9,12 @@ the end-to-end tests use the real engine, clock and generator.
 from __future__ import annotations
 
 import bisect
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from netutil import free_port
 
 from sim.script import (
     PHASE_FORMATION,
@@ -304,12 +304,6 @@ def race() -> SessionScript:
 @pytest.fixture
 def weekend() -> Weekend:
     return Weekend(sessions=[small_race(session="QUALIFY1"), small_race()], transition_seconds=5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float = 5.0, step: float = 0.05) -> bool:

@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 import websockets
+from netutil import run_bounded
 from websockets.asyncio.client import connect
 
 import schema
@@ -25,10 +26,7 @@ from sim.viewpoint import Viewpoint
 
 
 def run(coro, timeout: float = 30.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    return run_bounded(coro, timeout)
 
 
 def need(*modules: str) -> None:

@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from netutil import free_port
 
 from client.app import ClientApp
 from client.config import load as load_client_config
@@ -47,12 +47,6 @@ SPEED = 20.0  # game seconds per wall second: a lap every ~5 s
 CLIENT_TICK = 0.2
 XSS_NAME = "<img src=x onerror=alert(1)>"  # the driver name the pages must show as text
 SYNTHETIC_HTML_NAME = "<b>Bold</b> Racer"  # the generator's own HTML-named driver
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def slug(car_key: str) -> str:

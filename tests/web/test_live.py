@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import pytest
+from netutil import run_bounded
 
 from web.live.hub import Hub, UnknownTopic, Viewer
 from web.live.topics import Mailbox, Push, Topic, TopicKey, delete_fragment, topic_key
@@ -19,10 +20,7 @@ KEY = TopicKey("session", SESSION)
 
 
 def run(coro, timeout: float = 10.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    return run_bounded(coro, timeout)
 
 
 def oob(element_id: str, text: str) -> str:

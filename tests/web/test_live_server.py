@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import uvicorn
+from netutil import free_port, run_bounded
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -33,17 +33,8 @@ from web.live import frames
 OOB_ID = re.compile(r'<(\w+)\b[^>]*?\bid="([^"]+)"[^>]*?\bhx-swap-oob="(\w+)"')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(coro, timeout: float = 60.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+    return run_bounded(coro, timeout)
 
 
 async def until(check, timeout: float, what: str) -> Any:
