@@ -246,11 +246,11 @@ class Reader:
         """Ask `endpoints` concurrently and keep their answers."""
         ordered = sorted(endpoints)
         results = await asyncio.gather(*(self._get(path) for path in ordered))
-        for path, (body, kind) in zip(ordered, results, strict=True):
+        for path, (body, doc, kind) in zip(ordered, results, strict=True):
             self.requests += 1
             self.schedule.answered(path, now, body if kind is None else None)
             if kind is None:
-                self._answers[path] = _Answer(self._parse(path, body), now)
+                self._answers[path] = _Answer(self._checked(path, doc), now)
                 continue
             if kind == "refused":
                 self._refused = self._refused or path == GAME_STATE
@@ -261,18 +261,20 @@ class Reader:
 
     async def history(self) -> dict | None:
         """The game's lap history (`/rest/watch/standings/history`), read once for a backfill."""
-        body, _failure = await self._get(HISTORY_PATH)
-        if body is None:
+        _body, doc, failure = await self._get(HISTORY_PATH)
+        if failure is not None:
             return None
-        doc = self._parse(HISTORY_PATH, body)
+        doc = self._checked(HISTORY_PATH, doc)
         return doc if isinstance(doc, dict) else None
 
-    async def _get(self, path: str) -> tuple[bytes | None, str | None]:
-        """(body, None) for a good answer, else (None, kind of failure)."""
+    async def _get(self, path: str) -> tuple[bytes | None, object, str | None]:
+        """(body, parsed body, None) for a good answer, else (None, None, kind of failure).
+
+        The body is parsed here, once: a 60-car standings answer costs ~0.2 ms to parse."""
         try:
             status, body = await self._http.get(path)
         except Refused:
-            return None, "refused"
+            return None, None, "refused"
         except TimeoutError:
             return self._failed(path, "timeout", "no answer within the timeout")
         except GET_ERRORS as exc:
@@ -280,23 +282,23 @@ class Reader:
         if status != 200:
             return self._failed(path, f"http{status}", f"answered HTTP {status}")
         if not body.strip():
-            return None, "empty"
+            return None, None, "empty"
         try:
-            orjson.loads(body)
+            doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             return self._failed(path, "json", "answered something that is not JSON")
-        return body, None
+        return body, doc, None
 
-    def _failed(self, path: str, kind: str, text: str) -> tuple[None, str]:
+    def _failed(self, path: str, kind: str, text: str) -> tuple[None, None, str]:
         if (path, kind) not in self._failure_kinds:
             self._failure_kinds.add((path, kind))
             log.warning("the game's %s %s; using its last answer for now", path, text)
         else:
             log.debug("the game's %s %s", path, text)
-        return None, kind
+        return None, None, kind
 
-    def _parse(self, path: str, body: bytes) -> object:
-        doc = orjson.loads(body)
+    def _checked(self, path: str, doc: object) -> object:
+        """`doc`, validated now and then against the endpoint's schema (`_Validator`)."""
         document = schema.ENDPOINTS.get(path)
         if document is not None:
             self._validator.check(path, document, doc)
