@@ -153,6 +153,57 @@ def test_slimmer_gives_exactly_slim_of_normalize_tick_after_tick():
         previous, last = raw, got
 
 
+def test_row_reuse_gives_exactly_a_fresh_shaping_whatever_changes():
+    """Cars whose rows hold still (but for the moving fields) reuse last tick's shaping; any
+    other change (a slow field, a type, a null, a field added or gone, another car in the slot,
+    a value orjson cannot encode) is shaped afresh: the result is always the fresh one."""
+    import json
+
+    from client.normalize import STANDINGS, WS_STANDINGS
+
+    rng = random.Random(3)
+    slimmer = s.Slimmer()
+    cars_shaper = slimmer.shapers.car
+    base = game_raw(900.0)
+    last: dict | None = None
+    mutations = [
+        lambda r: r.update(lapsCompleted=r["lapsCompleted"] + 1),  # a slow field
+        lambda r: r.update(lapsCompleted=float(r["lapsCompleted"])),  # only its JSON type
+        lambda r: r.update(lapDistance=None),  # a fast field turns null
+        lambda r: r.update(carPosition={**r["carPosition"], "x": float("nan")}),
+        lambda r: r.update(carVelocity=float("inf")),
+        lambda r: r.pop("timeBehindNext"),  # a fast field goes
+        lambda r: r.update(extraField=[1, None, 2]),  # a field appears
+        lambda r: r.update(steamID=2**70),  # orjson cannot encode it
+        lambda r: r.update(driverName="<b>Someone else</b>", vehicleFilename="OTHER_CAR"),
+        lambda r: r.update(lapDistance=r["lapDistance"] + rng.uniform(0.0, 0.04)),  # rounds away
+    ]
+    for tick in range(40):
+        raw = dict(base)
+        moved = game_raw(900.0 + tick)
+        raw[STANDINGS] = [dict(row) for row in moved[STANDINGS]]
+        for row in raw[STANDINGS][: rng.randrange(4)]:
+            rng.choice(mutations)(row)
+        ws = moved[WS_STANDINGS]
+        body = [dict(row) for row in (ws["body"] if type(ws) is dict else ws)]
+        if tick % 5 == 4:
+            body[0]["virtualEnergy"] = rng.choice((None, 12, 12.0, 55.5))
+        raw[WS_STANDINGS] = {**ws, "body": body} if type(ws) is dict else body
+        got = slimmer(raw)
+        # type-exact and in order (json, not orjson: it writes any int)
+        assert json.dumps(got) == json.dumps(s.slim(normalize(raw)))
+        if last is not None:
+            before = last["cars"]
+            still = [
+                k for k, car in got["cars"].items() if car.get("ws") is before.get(k, {}).get("ws")
+            ]
+            assert len(still) >= 0.6 * len(got["cars"])  # rows that held still: the same object
+        last = got
+    # most rows took the cheap way (the counts show that RowReuse, not chance, did it)
+    assert cars_shaper.reused > 0.8 * 30 * 39
+    assert slimmer.shapers.car_ws.reused > 0.6 * 30 * 39
+
+
 def test_fast_round_is_round_to_the_bit():
     rng = random.Random(5)
     values = [rng.choice((1, -1)) * 10 ** rng.uniform(-7, 7) for _ in range(20000)]
