@@ -1,9 +1,10 @@
 """The game reader: poll the REST endpoints the schedule says are due, keep the push feed.
 
-One tick asks the due endpoints concurrently over keep-alive connections (`client.gamelink`),
-takes the newest websocket frame per topic, and returns an `Observation`: the raw answers
-`client.normalize` expects (the last good answer stands in for an endpoint that was not due),
-the game's status and its event time.
+One tick reads what the game pushed since the last tick (`client.pushfeed` reads the socket in
+one burst per tick), asks the due endpoints concurrently over keep-alive connections
+(`client.gamelink`), takes the newest websocket frame per topic, and returns an `Observation`:
+the raw answers `client.normalize` expects (the last good answer stands in for an endpoint that
+was not due), the game's status and its event time.
 
 Cheap on purpose (the client must stay far below 1% of a core): the push feed keeps only the
 newest raw text per topic and parses it at tick time; schema validation runs on an endpoint's
@@ -32,9 +33,10 @@ from dataclasses import dataclass, field
 import orjson
 
 import schema
-from client.gamelink import GET_ERRORS, GameHttp, PushFeed, Refused
+from client.gamelink import GET_ERRORS, GameHttp, Refused
 from client.gamewatch import GameStatus, GameView, assess, event_time
 from client.normalize import GAME_STATE, SESSION_INFO, STANDINGS, WS_SESSION, WS_STANDINGS
+from client.pushfeed import PushFeed
 from client.schedule import RATES, Schedule
 from client.sessioninfo import REST_EVERY, WS_FRESH, Marks, merge, settled
 
@@ -46,7 +48,7 @@ VALIDATE_EVERY = 60  # answers of one endpoint between two routine validations
 STALE_AFTER = 5.0  # seconds a last good answer may stand in for a failing endpoint
 TOPICS = {WS_STANDINGS: "LiveStandings", WS_SESSION: "SessionInfo"}
 PASSED_ON = {WS_STANDINGS: "LiveStandings"}  # pushed SessionInfo is merged into sessionInfo
-__all__ = ["Observation", "PushFeed", "Reader"]  # PushFeed lives in client.gamelink
+__all__ = ["Observation", "PushFeed", "Reader"]  # PushFeed lives in client.pushfeed
 _INDEX_RE = re.compile(r"/\d+(?=/|$)")
 
 
@@ -165,6 +167,7 @@ class Reader:
         """
         if self.feed is not None:
             self.feed.start()
+            await self.feed.catch_up()
         now = time.monotonic() if now is None else now
         asked: set[str] = set()
         self._refused = False

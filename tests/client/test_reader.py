@@ -222,9 +222,9 @@ def test_push_feed_resubscribes_after_the_game_restarts():
                 assert reader.feed.connects == 1
                 await sim.set_state(0, "closed")
                 await asyncio.sleep(0.3)
-                assert not reader.feed.connected
-                obs = await reader.tick(0.0)
+                obs = await reader.tick(0.0)  # the feed reads at ticks: it sees the close now
                 assert obs.status is GameStatus.NOT_RUNNING
+                assert not reader.feed.connected
                 await sim.set_state(0, "session")
                 reader.feed.frames.clear()
                 await wait_for_frames(reader, timeout=8.0)
