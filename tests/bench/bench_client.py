@@ -11,7 +11,9 @@ a window from `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (VmHWM
 
 Baseline, measured in the same window: a bare process that only GETs `/rest/watch/standings`
 once a second with the same HTTP library, aiohttp (what any client of this API must at least
-pay).
+pay). Beside it, the game's push feed alone, read two ways: woken for every frame (aiohttp's
+websocket client, how the client read it before) and once a second (`client.pushfeed`, how the
+client reads it now); their ratio is the saving.
 
 Then the parts, in-process, on the same simulator's answers (60 cars): parsing the REST answers
 and the pushed frames, `normalize`, `slim`, `mergepatch.diff`, encoding the patch; plus a
@@ -60,6 +62,40 @@ async def main(url):
                 pass
             next_at += 1.0
             await asyncio.sleep(max(0.0, next_at - loop.time()))
+asyncio.run(main(sys.argv[1]))
+"""
+
+# The push feed alone, two ways, beside the client in the same window: woken for every frame
+# (aiohttp's websocket client, how the client read it before `client.pushfeed`), and read once a
+# second the way the client's ticks read it now.
+FEED_PER_FRAME = """
+import asyncio, sys, aiohttp, orjson
+async def main(url):
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url, autoping=False, max_msg_size=2**23, compress=0,
+                                   decode_text=False) as ws:
+            for topic in ("LiveStandings", "SessionInfo"):
+                await ws.send_str(orjson.dumps({"messageType": "SUB", "topic": topic}).decode())
+            newest = {}
+            while True:
+                message = await ws.receive()
+                if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    return
+                newest[message.data[-20:]] = message.data
+asyncio.run(main(sys.argv[1]))
+"""
+FEED_BURST = """
+import asyncio, sys
+from client.pushfeed import PushFeed
+async def main(url):
+    feed = PushFeed(url)
+    feed.start()
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
+    while True:
+        await feed.catch_up()
+        next_at += 1.0
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
 asyncio.run(main(sys.argv[1]))
 """
 
@@ -216,6 +252,8 @@ def measure_processes(exe: str | None, cars: int, warmup: float, window: float) 
         ]  # fmt: skip
         client_cmd = [exe, *client_args] if exe else [PYTHON, "-m", "client", *client_args]
         base_cmd = [PYTHON, "-c", BASELINE, f"http://127.0.0.1:{sim_port}"]
+        ws_url = f"ws://127.0.0.1:{sim_ws}/websocket/ui"
+        feeds = {"per_frame": FEED_PER_FRAME, "burst": FEED_BURST}
         client_log = tmp / "client.log"
         with (
             process(sim_cmd, tmp / "sim.log"),
@@ -223,16 +261,24 @@ def measure_processes(exe: str | None, cars: int, warmup: float, window: float) 
         ):
             wait_http(f"http://127.0.0.1:{sim_port}/rest/sessions/GetGameState")
             wait_http(f"http://127.0.0.1:{server_port}/healthz")
-            with (
-                process(client_cmd, client_log) as client,
-                process(base_cmd, tmp / "baseline.log") as baseline,
-            ):
+            with contextlib.ExitStack() as stack:
+                client = stack.enter_context(process(client_cmd, client_log))
+                baseline = stack.enter_context(process(base_cmd, tmp / "baseline.log"))
+                feed_procs = {
+                    name: stack.enter_context(
+                        process([PYTHON, "-c", code, ws_url], tmp / f"feed-{name}.log")
+                    )
+                    for name, code in feeds.items()
+                }
                 time.sleep(warmup)
-                for proc, log in ((client, client_log), (baseline, tmp / "baseline.log")):
+                watched = [(client, client_log), (baseline, tmp / "baseline.log")]
+                watched += [(p, tmp / f"feed-{name}.log") for name, p in feed_procs.items()]
+                for proc, log in watched:
                     if proc.poll() is not None:
                         raise RuntimeError(f"{proc.args[:3]} ended early:\n{log.read_text()}")
                 status = get_json(f"http://127.0.0.1:{server_port}/status.json")
                 messages0 = sum(c.get("messages", 0) for c in status["clients"])
+                f0 = {name: sample(p.pid) for name, p in feed_procs.items()}
                 c0, b0, t0 = sample(client.pid), sample(baseline.pid), time.monotonic()
                 hwm = rss_max = 0.0
                 while time.monotonic() - t0 < window:
@@ -240,6 +286,7 @@ def measure_processes(exe: str | None, cars: int, warmup: float, window: float) 
                     now = sample(client.pid)
                     hwm, rss_max = max(hwm, now.hwm_mb), max(rss_max, now.rss_mb)
                 c1, b1, t1 = sample(client.pid), sample(baseline.pid), time.monotonic()
+                f1 = {name: sample(p.pid) for name, p in feed_procs.items()}
                 status = get_json(f"http://127.0.0.1:{server_port}/status.json")
                 messages1 = sum(c.get("messages", 0) for c in status["clients"])
                 clients = status["clients"]
@@ -255,6 +302,7 @@ def measure_processes(exe: str | None, cars: int, warmup: float, window: float) 
         "pids": c1.pids,
         "base_cpu_s": b1.cpu_s - b0.cpu_s,
         "base_hwm_mb": b1.hwm_mb,
+        "feed_cpu_s": {name: f1[name].cpu_s - f0[name].cpu_s for name in f0},
         "messages": messages1 - messages0,
         "clients": clients,
         "sent": sent,
@@ -279,6 +327,15 @@ def report_processes(r: dict, exe: str | None, cars: int) -> None:
     )
     if r["base_cpu_s"] > 0:
         print(f"client / baseline CPU: {r['cpu_s'] / r['base_cpu_s']:.2f}x")
+    feed = r["feed_cpu_s"]
+    labels = {"per_frame": "feed alone: read per frame", "burst": "feed alone: 1 read/s"}
+    for name, label in labels.items():
+        print(f"{label:28} {100.0 * feed[name] / elapsed:10.2f}")
+    if feed["per_frame"] > 0:
+        print(
+            f"push feed, one read a second / a read per frame (aiohttp) CPU: "
+            f"{feed['burst'] / feed['per_frame']:.2f}"
+        )
     print(f"client RSS now {r['rss_mb']:.1f} MB; server got {r['messages']} messages in window")
     if r["sent"]:
         messages, sent = r["sent"]
@@ -361,6 +418,14 @@ def measure_parts(cars: int, repeat: int = 60) -> list[tuple[str, float, str]]:
     def step(fn):
         return lambda: fn(next(k) % repeat)
 
+    def sequential(fn):
+        """`fn(i)` for i = 1, 2, 3...: tick after tick, as the client runs it."""
+        j = iter(range(1, 10**9))
+        return lambda: fn(1 + (next(j) - 1) % repeat)
+
+    states_by = Slimmer()  # consecutive Slimmer states share what held still
+    slimmed = [states_by(r) for r in raws]
+    second = _one_second_of_frames(ticks[0][1])
     rows = [
         (
             "orjson.loads REST answers",
@@ -372,13 +437,23 @@ def measure_parts(cars: int, repeat: int = 60) -> list[tuple[str, float, str]]:
             _timed(step(lambda i: [orjson.loads(b) for b in ticks[i][1].values()]), repeat),
             f"newest of 2 topics, {frame_bytes / 1000:.0f} kB",
         ),
+        (
+            "push feed: 1 s of frames",
+            _timed(lambda: _read_frames(second), repeat),
+            f"20 frames, {len(second) / 1000:.0f} kB in one read (sans-I/O)",
+        ),
         ("normalize", _timed(step(lambda i: normalize(raws[i])), repeat), ""),
         ("slim", _timed(step(lambda i: slim(normalize(raws[i]))), repeat), "(incl. normalize)"),
-        ("Slimmer (both in one pass)", _timed(step(lambda i: slimmer(raws[i])), repeat), ""),
+        ("Slimmer, tick after tick", _timed(sequential(lambda i: slimmer(raws[i])), repeat), ""),
         (
             "mergepatch.diff",
             _timed(step(lambda i: mergepatch.diff(states[i], states[i + 1])), repeat),
             f"patch ~{len(orjson.dumps(patches[0])) / 1000:.1f} kB",
+        ),
+        (
+            "mergepatch.diff, Slimmer states",
+            _timed(step(lambda i: mergepatch.diff(slimmed[i], slimmed[i + 1])), repeat),
+            "(what held still is the same object)",
         ),
     ]
     stream = Stream("bench")
@@ -392,6 +467,37 @@ def measure_parts(cars: int, repeat: int = 60) -> list[tuple[str, float, str]]:
 
     rows.append(("Stream.publish (diff+encode)", _timed(publish, repeat), ""))
     return rows
+
+
+def _one_second_of_frames(frames: dict[str, bytes]) -> bytes:
+    """What the game pushes in a second: ten frames of each topic, as websocket frames."""
+    import orjson
+    from websockets.frames import Frame, Opcode
+
+    messages = [
+        orjson.dumps({"body": orjson.Fragment(body), "messageType": "UPDATE", "topic": topic})
+        for topic, body in frames.items()
+    ]
+    one = b"".join(
+        Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[]) for data in messages
+    )
+    return one * 10
+
+
+def _read_frames(data: bytes) -> None:
+    """One read's worth of frames through websockets' protocol into a feed (client.pushfeed)."""
+    from websockets.client import ClientProtocol
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    from client.pushfeed import PushFeed
+
+    feed = PushFeed("ws://game/")
+    protocol = ClientProtocol(parse_uri("ws://game/"), state=State.OPEN, max_size=2**23)
+    protocol.receive_data(data)
+    for frame in protocol.events_received():
+        feed.keep(frame.data, 0.0)
+    assert len(feed.frames) == 2
 
 
 def report_parts(rows: list[tuple[str, float, str]], cars: int) -> None:
