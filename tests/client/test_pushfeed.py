@@ -103,49 +103,36 @@ def test_a_pause_never_fills_more_of_the_receive_buffer_than_allowed():
     assert pushfeed.safe_pause(32 * 1024, 0.9 * mb) < pushfeed.MIN_PAUSE
 
 
+async def watched_without_ticks(seconds: float) -> tuple[int, int]:
+    """(distinct receive times of the SessionInfo frame, socket reads) over `seconds` in which
+    nothing calls `catch_up`."""
+    async with Simulator(race(), viewpoints=1, speed=1.0, start_et=600.0) as sim:
+        feed = PushFeed(sim.viewpoints[0].ws_url)
+        feed.start()
+        try:
+            await until(lambda: "SessionInfo" in feed.frames)
+            reads0, seen = feed.reads, set()
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                seen.add(feed.frames["SessionInfo"][1])
+                await asyncio.sleep(0.02)
+            return len(seen), feed.reads - reads0
+        finally:
+            await feed.close()
+
+
 def test_with_a_small_receive_buffer_the_feed_reads_as_frames_come(monkeypatch):
     """When the OS keeps too little for a worthwhile pause, reading never pauses."""
     monkeypatch.setattr(pushfeed, "RECEIVE_BUFFER", 4096)
-
-    async def scenario():
-        async with Simulator(race(), viewpoints=1, speed=1.0, start_et=600.0) as sim:
-            feed = PushFeed(sim.viewpoints[0].ws_url)
-            feed.start()
-            try:
-                await until(lambda: "SessionInfo" in feed.frames)
-                seen = set()
-                end = time.monotonic() + 1.0
-                while time.monotonic() < end:  # no catch-up: nothing asks for a read
-                    seen.add(feed.frames["SessionInfo"][1])
-                    await asyncio.sleep(0.02)
-                assert len(seen) >= 6  # ten pushes a second, read as they came
-            finally:
-                await feed.close()
-
-    run(scenario())
+    seen, _reads = run(watched_without_ticks(1.0))
+    assert seen >= 6  # ten pushes a second, read as they came
 
 
 def test_without_ticks_a_timer_still_drains_the_socket(monkeypatch):
     monkeypatch.setattr(pushfeed, "MAX_PAUSE", 0.3)
-
-    async def scenario():
-        async with Simulator(race(), viewpoints=1, speed=1.0, start_et=600.0) as sim:
-            feed = PushFeed(sim.viewpoints[0].ws_url)
-            feed.start()
-            try:
-                await until(lambda: "SessionInfo" in feed.frames)
-                reads0 = feed.reads
-                seen = set()
-                end = time.monotonic() + 1.5
-                while time.monotonic() < end:
-                    seen.add(feed.frames["SessionInfo"][1])
-                    await asyncio.sleep(0.02)
-                assert 4 <= len(seen) <= 8  # a drain every 0.3 s, not one per push
-                assert feed.reads - reads0 <= 8
-            finally:
-                await feed.close()
-
-    run(scenario())
+    seen, reads = run(watched_without_ticks(1.5))
+    assert 4 <= seen <= 8  # a drain every 0.3 s, not one per push
+    assert reads <= 8
 
 
 def test_fragments_pings_and_the_games_close_are_handled():
