@@ -54,7 +54,8 @@ RATE_FLOOR = 2**20  # bytes a second a pause is planned for at least (60 cars pu
 MIN_PAUSE = 0.02  # seconds; a shorter safe pause is not worth pausing for
 MAX_PAUSE = 2.0  # seconds; longer than a tick, so the tick drains, not a timer
 RATE_WINDOW = 0.5  # seconds of reading the push rate is measured over (at least)
-CATCH_UP_WAIT = 0.02  # how long a tick waits for the drain when nothing is queued
+CATCH_UP_WAIT = 0.05  # the longest a tick waits for a drain that takes several reads
+CATCH_UP_YIELDS = 2  # loop turns a tick gives a queued read to come in
 
 #: What opening the push websocket can raise besides `OSError` and `TimeoutError`.
 OPEN_ERRORS = (InvalidHandshake, InvalidURI, ProtocolError, ConnectionError)
@@ -170,13 +171,15 @@ class PushFeed:
 
     @staticmethod
     async def _until_closed(link: _FeedLink) -> None:
-        """Until the game closes the link; closes it after `WS_SILENCE` s without a frame."""
+        """Until the game closes the link; closes it after `WS_SILENCE` s without a frame
+        (checked when that much could have passed, not every second: a wake-up costs)."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(link.closed), 1.0)
-                return
-            if time.monotonic() - link.last_frame > WS_SILENCE:
+            quiet = time.monotonic() - link.last_frame
+            if quiet > WS_SILENCE:
                 raise TimeoutError(f"no frame for {WS_SILENCE:.0f} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(link.closed), WS_SILENCE - quiet + 0.1)
+                return
 
 
 class _FeedLink(asyncio.BufferedProtocol):
@@ -249,14 +252,25 @@ class _FeedLink(asyncio.BufferedProtocol):
         self._flush()
 
     async def drain(self, wait: float) -> None:
-        """Read what is queued now; returns once the socket is drained, or after `wait` s
-        (nothing queued: the next read drains and pauses by itself)."""
-        self._drained = self._loop.create_future()
+        """Read what is queued now: returns once the socket is drained, at once when nothing
+        was queued, and after `wait` s at most.
+
+        Whether anything is queued shows in `CATCH_UP_YIELDS` turns of the event loop: the
+        resumed socket is polled in the first and read in it or the next. Nothing read by then
+        means nothing was there; waiting on would only delay the tick (a test stepping the game
+        ticks back to back: 20 ms a tick added minutes), and the next push is read and the
+        socket paused by itself. A queue longer than one read is waited for, up to `wait`.
+        """
+        reads = self._feed.reads
+        self._drained = drained = self._loop.create_future()
         self._resume()
         try:
-            await asyncio.wait_for(asyncio.shield(self._drained), wait)
-        except TimeoutError:
-            pass
+            for _ in range(CATCH_UP_YIELDS):
+                await asyncio.sleep(0)
+            if drained.done() or self._feed.reads == reads:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(drained), wait)
         finally:
             self._drained = None
 

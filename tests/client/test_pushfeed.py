@@ -178,6 +178,26 @@ def test_fragments_pings_and_the_games_close_are_handled():
     run(scenario())
 
 
+def test_a_game_that_stops_pushing_is_connected_to_again(monkeypatch):
+    monkeypatch.setattr(pushfeed, "WS_SILENCE", 0.5)
+
+    async def scenario():
+        async def game(ws):  # takes the subscriptions, then says nothing
+            await ws.wait_closed()
+
+        async with serve(game, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            feed = PushFeed(f"ws://127.0.0.1:{port}/websocket/ui")
+            feed.start()
+            try:  # 0.5 s of silence, 1 s of backoff, a new link
+                await until(lambda: feed.connects >= 2, timeout=4.0)
+                assert feed.frames == {}
+            finally:
+                await feed.close()
+
+    run(scenario())
+
+
 def test_the_topic_is_read_from_text_frames_too():
     text = '{"body":[{"driverName":"\\"topic\\":\\"SessionInfo\\""}],'
     text += '"messageType":"UPDATE","topic":"LiveStandings"}'
