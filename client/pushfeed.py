@@ -18,6 +18,12 @@ that, a timer drains the socket in between; when the OS grants too small a buffe
 to be worth it (`MIN_PAUSE`), reading does not pause at all. The game cannot tell this reader
 from a quick one.
 
+Only where a short read means a drained socket: a selector event loop (Linux, macOS; on
+Windows the `WindowsSelectorEventLoopPolicy`) over plain TCP (the game's `ws://`). Windows'
+default Proactor loop keeps a read pending while paused and hands its bytes over on resume, and
+TLS re-chunks what it decrypts, so a short read proves nothing there: on those the feed reads as
+frames come, as it did before (`reads_in_bursts`).
+
 websockets' `ClientProtocol` does the opening handshake, the framing, pings and the closing
 handshake; this module moves the bytes, which is what lets it pause the transport.
 """
@@ -60,6 +66,11 @@ CATCH_UP_YIELDS = 2  # loop turns a tick gives a queued read to come in
 #: What opening the push websocket can raise besides `OSError` and `TimeoutError`.
 OPEN_ERRORS = (InvalidHandshake, InvalidURI, ProtocolError, ConnectionError)
 _TOPIC_RE = re.compile(rb'"topic"\s*:\s*"(LiveStandings|SessionInfo)"')
+
+
+def reads_in_bursts(loop: asyncio.AbstractEventLoop, secure: bool) -> bool:
+    """Whether a read shorter than the buffer means the socket is drained (module docstring)."""
+    return isinstance(loop, asyncio.SelectorEventLoop) and not secure
 
 
 def safe_pause(window: int, rate: float | None) -> float:
@@ -193,6 +204,7 @@ class _FeedLink(asyncio.BufferedProtocol):
         self.last_frame = time.monotonic()
         self.rate: float | None = None  # bytes a second the game pushes (a decaying maximum)
         self.window = 0  # bytes the socket's receive buffer holds for us (0: unknown)
+        self.bursts = reads_in_bursts(loop, uri.secure)
         self._feed = feed
         self._loop = loop
         self._buffer = bytearray(READ_BUFFER)
@@ -261,6 +273,8 @@ class _FeedLink(asyncio.BufferedProtocol):
         ticks back to back: 20 ms a tick added minutes), and the next push is read and the
         socket paused by itself. A queue longer than one read is waited for, up to `wait`.
         """
+        if not self.bursts:
+            return  # never paused: read as the frames came
         reads = self._feed.reads
         self._drained = drained = self._loop.create_future()
         self._resume()
@@ -332,7 +346,7 @@ class _FeedLink(asyncio.BufferedProtocol):
             self.rate = rate if self.rate is None else max(rate, 0.9 * self.rate)
             self._read_since, self._bytes_since = now, 0
         pause = safe_pause(self.window, self.rate)
-        if pause >= MIN_PAUSE:
+        if self.bursts and pause >= MIN_PAUSE:
             assert self._transport is not None
             self._transport.pause_reading()
             self._cancel_timer()

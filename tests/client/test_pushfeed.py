@@ -121,9 +121,28 @@ async def watched_without_ticks(seconds: float) -> tuple[int, int]:
             await feed.close()
 
 
-def test_with_a_small_receive_buffer_the_feed_reads_as_frames_come(monkeypatch):
-    """When the OS keeps too little for a worthwhile pause, reading never pauses."""
-    monkeypatch.setattr(pushfeed, "RECEIVE_BUFFER", 4096)
+def test_bursts_only_where_a_short_read_means_a_drained_socket():
+    loop = asyncio.new_event_loop()  # a selector loop here (Linux)
+    try:
+        assert pushfeed.reads_in_bursts(loop, secure=False)
+        assert not pushfeed.reads_in_bursts(loop, secure=True)  # TLS re-chunks what it reads
+
+        class Proactor(asyncio.AbstractEventLoop):  # stands for any loop that is not a selector
+            pass
+
+        assert not pushfeed.reads_in_bursts(Proactor(), secure=False)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("why", ["small receive buffer", "loop without bursts"])
+def test_where_pausing_is_not_safe_or_not_sound_the_feed_reads_as_frames_come(monkeypatch, why):
+    """When the OS keeps too little for a worthwhile pause, or the loop's reads cannot tell a
+    drained socket, reading never pauses."""
+    if why == "small receive buffer":
+        monkeypatch.setattr(pushfeed, "RECEIVE_BUFFER", 4096)
+    else:
+        monkeypatch.setattr(pushfeed, "reads_in_bursts", lambda _loop, _secure: False)
     seen, _reads = run(watched_without_ticks(1.0))
     assert seen >= 6  # ten pushes a second, read as they came
 
