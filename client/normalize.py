@@ -158,13 +158,13 @@ class Normalizer:
 
     def __init__(self, shapers: Shapers | None = None) -> None:
         self.shapers = shapers or VERBATIM
-        self._memo: dict[str, Any] = {}  # endpoint -> (answer, section); "cars" -> last cars
+        self._memo: dict[str, tuple[object, Any]] = {}  # endpoint -> (answer, section)
 
     def __call__(self, raw: Raw) -> dict[str, Any]:
         return _build(raw, self.shapers, self._memo)
 
 
-def _build(raw: Raw, shapers: Shapers, memo: dict[str, Any] | None) -> dict:
+def _build(raw: Raw, shapers: Shapers, memo: dict[str, tuple[object, Any]] | None) -> dict:
     def section(key: str, make: Callable[[object], Any]) -> Any:
         answer = raw.get(key)
         if memo is None:
@@ -182,7 +182,7 @@ def _build(raw: Raw, shapers: Shapers, memo: dict[str, Any] | None) -> dict:
             "session",
             _session(raw.get(SESSION_INFO), _ws_body(raw.get(WS_SESSION)), shapers),
         ),
-        ("cars", _cars(raw.get(STANDINGS), _ws_body(raw.get(WS_STANDINGS)), shapers, memo)),
+        ("cars", _cars(raw.get(STANDINGS), _ws_body(raw.get(WS_STANDINGS)), shapers)),
         ("teams", section(TEAMS, lambda v: clean(v) if type(v) is dict else None)),
         ("chat", section(CHAT, _chat)),
         ("strategy", section(STRATEGY, _strategy)),
@@ -234,17 +234,8 @@ def _session(info: object, ws_info: object, shapers: Shapers) -> dict[str, Any] 
     return session or None
 
 
-def _cars(
-    standings: object, ws_rows: object, shapers: Shapers, memo: dict | None = None
-) -> dict[str, Any] | None:
-    """Cars keyed by car key, each the standings row with its websocket row under `ws`.
-
-    With a `memo` (the client's `Normalizer`), a car's websocket row that came out equal to last
-    tick's is replaced by last tick's object: most of them hold still for seconds once the
-    per-tick noise is slimmed away, and the same object lets the patch skip it by identity.
-    (Equal as Python compares: a number that changes only its JSON type, 1 to 1.0, keeps last
-    tick's form until something else in the row changes.)
-    """
+def _cars(standings: object, ws_rows: object, shapers: Shapers) -> dict[str, Any] | None:
+    """Cars keyed by car key, each the standings row with its websocket row under `ws`."""
     cars: dict[str, dict[str, Any]] = {}
     slots: dict[str, int] = {}
     for row in _rows(standings):
@@ -265,25 +256,10 @@ def _cars(
         slots.setdefault(key, row["slotID"])
     if not cars:
         return None
-    if memo is not None:
-        _reuse_equal_ws_rows(cars, memo.get("cars"))
-        memo["cars"] = cars
     order = sorted(cars, key=lambda k: (slots[k], k))
     if order == list(cars):  # the game lists by position, the state by slot: usually re-sorted
         return cars
     return {key: cars[key] for key in order}
-
-
-def _reuse_equal_ws_rows(cars: dict[str, dict[str, Any]], before: object) -> None:
-    if type(before) is not dict:
-        return
-    for key, car in cars.items():
-        ws = car.get("ws")
-        last = before.get(key)
-        if ws is not None and last is not None:
-            last_ws = last.get("ws")
-            if last_ws is not ws and last_ws == ws:
-                car["ws"] = last_ws
 
 
 def _chat(lines: object) -> dict[str, Any] | None:

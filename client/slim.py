@@ -307,10 +307,11 @@ class RowReuse:
     would) shapes to last tick's dict except for the `fast` fields. Those alone are reshaped:
     without `fast` fields that is last tick's very dict (the patch skips it by identity),
     otherwise a copy with those reshaped, the others still the same objects (the patch skips
-    each by identity). Anything
-    else (a field added, gone, turned null, or a value that orjson cannot encode) is shaped in
-    full. So the result always equals `_shaped(row, rules, drop)`, key order included; `fast`
-    only decides how often the cheap way applies. Profiled on a 60-car race, shaping and
+    each by identity). Anything else (a field added, gone, turned null, or a value that orjson
+    cannot encode) is shaped in full; a row without `fast` fields that comes out equal to last
+    tick's is then last tick's object. So the result always equals `_shaped(row, rules, drop)`
+    (key order included, but for that last case); `fast` only decides how often the cheap way
+    applies. Profiled on a 60-car race, shaping and
     diffing every car were ~40% of the client's CPU; the websocket rows hold still for seconds
     and a standings row moves ~6 of its ~60 fields.
     """
@@ -337,6 +338,11 @@ class RowReuse:
                 self._last[slot] = (keys, signature, out)
                 return out
         out = _shaped(row, self.rules, self.drop)
+        if not self.fast and last is not None and last[2] == out:
+            # Equal once shaped (a change the rounding hid): last tick's object, so the patch
+            # skips it. Equal as Python compares: a value that changes only its JSON type
+            # (1 to 1.0) keeps last tick's form until something else in the row changes.
+            out = last[2]
         if signature is not None and type(slot) is int:
             self._last[slot] = (keys, signature, out)
         return out

@@ -204,6 +204,15 @@ def test_row_reuse_gives_exactly_a_fresh_shaping_whatever_changes():
     assert slimmer.shapers.car_ws.reused > 0.6 * 30 * 39
 
 
+def test_a_websocket_row_whose_change_the_rounding_hides_is_last_ticks_object():
+    reuse = s.RowReuse(s.ROUNDING["ws"], s.DROPPED_WS_FIELDS)
+    first = reuse({"slotID": 3, "virtualEnergy": 55.501, "posX": 1.0})
+    again = reuse({"slotID": 3, "virtualEnergy": 55.502, "posX": 2.0})  # both round to 55.5
+    assert again is first and again == {"slotID": 3, "virtualEnergy": 55.5}
+    moved = reuse({"slotID": 3, "virtualEnergy": 55.6, "posX": 2.0})
+    assert moved is not first and moved["virtualEnergy"] == 55.6
+
+
 def test_fast_round_is_round_to_the_bit():
     rng = random.Random(5)
     values = [rng.choice((1, -1)) * 10 ** rng.uniform(-7, 7) for _ in range(20000)]
